@@ -29,6 +29,10 @@ def root(
 
 
 def _register_lab() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("iotvet.lab.cli") is None:  # while the lab is being built
+        return
     from iotvet.lab.cli import register
 
     register(app)
