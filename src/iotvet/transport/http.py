@@ -17,9 +17,10 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import aiohttp
+import yarl
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from iotvet import __version__
@@ -289,19 +290,26 @@ class HttpTransport:
 
     async def _attempt(self, request: Request, tls: TlsOptions, parent: str | None) -> Exchange:
         exchange = Exchange(id=f"h{next(self._ids)}", request=request, started=time.time(), parent=parent)
-        parts = urlsplit(request.url)
-        host = f"{parts.hostname}:{parts.port or ''}"
+        host = "?"
         try:
-            if not self.scope.allows_url(request.url):
+            # Parse with yarl, the parser aiohttp itself uses, so the host checked is the host contacted.
+            try:
+                url = yarl.URL(request.url, encoded=False)
+            except (ValueError, TypeError) as exc:
+                raise ScopeViolation(f"unparseable URL refused: {type(exc).__name__}") from None
+            host = f"{url.host}:{url.port}"
+            if url.scheme not in ("http", "https") or not url.host or url.user is not None or not self.scope.allows(
+                url.scheme, url.host, url.explicit_port
+            ):
                 self.stats.scope_refused += 1
-                raise ScopeViolation(f"{parts.scheme}://{parts.netloc} is not in scope.hosts")
+                raise ScopeViolation(f"{url.scheme}://{url.host}:{url.port} is not in scope.hosts")
             self._circuit_check(host)
             async with self.governor.slot():
                 await self.governor.permit()
                 self.stats.sent += 1
                 begun = time.monotonic()
                 try:
-                    exchange.response = await self._do(request, tls)
+                    exchange.response = await self._do(request, url, tls)
                 finally:
                     exchange.elapsed = time.monotonic() - begun
             status = exchange.response.status
@@ -319,13 +327,13 @@ class HttpTransport:
         self._emit(exchange)
         return exchange
 
-    async def _do(self, request: Request, tls: TlsOptions) -> Response:
+    async def _do(self, request: Request, url: yarl.URL, tls: TlsOptions) -> Response:
         headers = [("User-Agent", USER_AGENT), (RUN_HEADER, self.run_id), *self.extra_headers, *request.headers]
         timeout = aiohttp.ClientTimeout(total=max(0.05, min(self.request_timeout, self.governor.remaining_time)))
         session = self._session(tls)
         try:
             async with session.request(
-                request.method, request.url, headers=_multidict(headers), data=request.body,
+                request.method, url, headers=_multidict(headers), data=request.body,
                 allow_redirects=False, timeout=timeout, proxy=self.proxy,
             ) as resp:
                 body, truncated = await _read_capped(resp, self.max_body)
