@@ -7,6 +7,7 @@ import logging
 from iotvet.core.redact import Redactor
 
 LOGGER = "iotvet"
+_FORMATTER = logging.Formatter()
 
 
 class RedactingFilter(logging.Filter):
@@ -19,8 +20,13 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = self.redactor.text(record.getMessage())
         record.args = None
+        if record.exc_info:  # render the traceback now, so no handler formats it unredacted
+            record.exc_text = _FORMATTER.formatException(record.exc_info)
+            record.exc_info = None
         if record.exc_text:
             record.exc_text = self.redactor.text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redactor.text(record.stack_info)
         return True
 
 
