@@ -27,12 +27,21 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
+    ctx: typer.Context,
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More logs on stderr (-vv: every request)."),
 ) -> None:
     """Verify, don't trust: probe and assess the third-party provider behind an IoT product.
 
     Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or input error, 3 incomplete.
     """
+    ctx.obj = {"verbosity": verbose}
+
+
+def verbosity(ctx: typer.Context) -> int:
+    """The -v count given before the verb."""
+    root_ctx = ctx.find_root()
+    return int((root_ctx.obj or {}).get("verbosity", 0))
 
 
 for _module in ("iotvet.cli.plan_cmds", "iotvet.cli.checks_cmd"):

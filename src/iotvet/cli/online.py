@@ -9,11 +9,13 @@ from dataclasses import dataclass, field
 import yaml
 
 from iotvet.auth import Liveness, open_sessions
+from iotvet.core.errors import TargetError
 from iotvet.core.ids import new_run_id
 from iotvet.core.redact import Redactor
 from iotvet.core.scope import Scope
 from iotvet.plan import LoadedPlan
 from iotvet.transport import Governor, HttpTransport, Request
+from iotvet.transport.mqtt import Credentials, Endpoint, connect_check
 
 
 @dataclass
@@ -70,9 +72,41 @@ async def check_online(loaded: LoadedPlan, redactor: Redactor) -> OnlineReport:
                     report.spec_problem = _spec_problem(loaded.resolve(source).read_text(errors="replace"), kind)
         sessions = await open_sessions(loaded, http, redactor)
         named = [s for name, s in sessions.items() if name != "anonymous"]
-        report.rows = list(await asyncio.gather(*(s.verify() for s in named)))
-    http_names = {r.identity for r in report.rows}
-    for ident in plan.identities:
-        if ident.name not in http_names:
-            report.rows.append(Liveness(ident.name, None, "MQTT-only identity: verified when the MQTT probe connects"))
+        by_name = {r.identity: r for r in await asyncio.gather(*(s.verify() for s in named))}
+    if plan.mqtt is not None:
+        mqtt_rows = await asyncio.gather(*(_mqtt_liveness(loaded, ident.name, governor)
+                                           for ident in plan.identities if ident.mqtt is not None))
+        for row in mqtt_rows:
+            by_name[row.identity] = _combine(by_name.get(row.identity), row)
+    report.rows = [by_name[i.name] for i in plan.identities if i.name in by_name]
     return report
+
+
+def _combine(http: Liveness | None, mqtt: Liveness) -> Liveness:
+    if http is None:
+        return mqtt
+    alive = False if False in (http.alive, mqtt.alive) else (None if None in (http.alive, mqtt.alive) else True)
+    return Liveness(http.identity, alive, f"http: {http.reason}; mqtt: {mqtt.reason}")
+
+
+async def _mqtt_liveness(loaded: LoadedPlan, name: str, governor: Governor) -> Liveness:
+    plan = loaded.plan
+    assert plan.mqtt is not None
+    creds_plan = plan.identity(name).mqtt
+    assert creds_plan is not None
+    creds = Credentials(
+        username=creds_plan.username,
+        password=creds_plan.password.get_secret_value() if creds_plan.password else None,
+        client_id=f"{creds_plan.client_id or name}-iotvet-check" if creds_plan.client_id else None,
+        cert=loaded.resolve(creds_plan.cert).as_posix() if creds_plan.cert else None,
+        key=loaded.resolve(creds_plan.key).as_posix() if creds_plan.key else None,
+    )
+    ca = loaded.resolve(plan.mqtt.ca).as_posix() if plan.mqtt.ca else None
+    try:
+        refused = await connect_check(Endpoint.parse(plan.mqtt.url), creds, scope=Scope(plan.scope.hosts),
+                                      governor=governor, ca=ca, timeout=plan.safety.request_timeout)
+    except TargetError as exc:
+        return Liveness(name, False, f"broker {plan.mqtt.url}: {exc}")
+    if refused:
+        return Liveness(name, False, refused)
+    return Liveness(name, True, f"broker {plan.mqtt.url} accepted the login")

@@ -13,8 +13,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from iotvet.cli.app import app
+from iotvet.cli.app import app, verbosity
 from iotvet.core.errors import Source, UserError
+from iotvet.core.logs import configure as configure_logs
 from iotvet.core.redact import Redactor
 from iotvet.plan import LoadedPlan, load_plan
 
@@ -55,12 +56,14 @@ def _summary(loaded: LoadedPlan) -> str:
 
 @app.command("validate")
 def validate(
+    ctx: typer.Context,
     plan_path: Path = typer.Argument(..., metavar="PLAN", help="The plan file."),
     online: bool = typer.Option(False, "--online", help="Also fetch the spec and log every identity in."),
 ) -> int:
     """Check a plan. Offline by default: no network, unset ${ENV} only warned about."""
     loaded = load_plan(str(plan_path), strict_env=online)
     redactor = Redactor(loaded.secrets)
+    configure_logs(redactor, verbosity(ctx))
     err = Console(stderr=True, highlight=False)
     for warning in loaded.warnings:
         err.print(f"warning: {escape(redactor.text(str(warning)))}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import itertools
+import logging
 import socket
 import ssl
 import time
@@ -28,6 +29,7 @@ from iotvet.core.errors import ScopeViolation, TargetError, TargetErrorKind
 from iotvet.core.scope import Scope
 from iotvet.transport.governor import Governor
 
+log = logging.getLogger("iotvet.transport.http")
 USER_AGENT = f"iotvet/{__version__} (+https://github.com/iotvet/iotvet; authorized security test)"
 RUN_HEADER = "X-Iotvet-Run"
 MAX_RETRY_AFTER = 60.0
@@ -324,6 +326,8 @@ class HttpTransport:
             if err.kind in (TargetErrorKind.TIMEOUT, TargetErrorKind.CONNECT, TargetErrorKind.RESET):
                 self._circuit_record(host, failed=True)
             self.stats.errors[err.kind.value] = self.stats.errors.get(err.kind.value, 0) + 1
+        log.debug("%s %s %s -> %s", exchange.id, request.method, request.url,
+                  exchange.response.status if exchange.response else exchange.error)
         self._emit(exchange)
         return exchange
 
