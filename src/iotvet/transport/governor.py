@@ -15,37 +15,47 @@ from dataclasses import dataclass
 
 from iotvet.core.errors import BudgetExhausted, TargetErrorKind
 
-# Arrival times at the target jitter by a few milliseconds against our send times; the window
-# is widened by this much so that no one-second window *as seen by the target* exceeds the rate.
-RATE_GUARD_SECONDS = 0.05
-
-
 class RateLimiter:
-    """At most ``rate`` permits in any one-second window (fractional rates: one per 1/rate s).
+    """At most ``rate`` requests in any one-second window *as the target sees them*.
 
-    A sliding log of the last k permit times: permit k+1 waits until the oldest of them is one
-    window old. Waiters are served in arrival order.
+    The window of a request is counted from the moment its exchange completed (the answer
+    arrived, so the request had arrived before), not from when it was sent. A new request may
+    start only while fewer than ``capacity`` requests are in flight or completed within the
+    last window. Then for any k+1 arrivals, the last one started at least one window after
+    another one had completed, hence arrived: no network jitter can squeeze k+1 arrivals into
+    one window. Fractional rates below 1 become one request per 1/rate seconds.
     """
 
-    def __init__(self, rate: float, guard: float = RATE_GUARD_SECONDS) -> None:
+    def __init__(self, rate: float) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.capacity = max(1, math.floor(rate))
-        self.window = (1.0 if rate >= 1 else 1.0 / rate) + guard
-        self._log: collections.deque[float] = collections.deque()
+        self.window = 1.0 if rate >= 1 else 1.0 / rate
+        self._completed: collections.deque[float] = collections.deque()
+        self._in_flight = 0
+        self._changed = asyncio.Event()
         self._lock = asyncio.Lock()
 
     async def acquire(self) -> None:
-        """Wait until one more permit keeps every window within the rate."""
+        """Wait until one more request keeps every window within the rate. Waiters go in order."""
         async with self._lock:
             while True:
                 now = time.monotonic()
-                while self._log and now - self._log[0] >= self.window:
-                    self._log.popleft()
-                if len(self._log) < self.capacity:
-                    self._log.append(now)
+                while self._completed and now - self._completed[0] >= self.window:
+                    self._completed.popleft()
+                if self._in_flight + len(self._completed) < self.capacity:
+                    self._in_flight += 1
                     return
-                await asyncio.sleep(self._log[0] + self.window - now)
+                self._changed.clear()
+                timeout = self._completed[0] + self.window - now if self._completed else None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), timeout)
+
+    def release(self) -> None:
+        """The request's exchange completed (answered, failed or abandoned)."""
+        self._in_flight -= 1
+        self._completed.append(time.monotonic())
+        self._changed.set()
 
 
 @dataclass
@@ -96,15 +106,26 @@ class Governor:
         async with self._slots:
             yield
 
-    async def permit(self) -> None:
-        """Spend one request from the budget, after waiting for the rate. Raises when spent."""
+    @contextlib.asynccontextmanager
+    async def permit(self) -> AsyncIterator[None]:
+        """Spend one request from the budget, within the rate, for the span of the block.
+
+        Raises :class:`BudgetExhausted` (before anything is sent) when a budget is spent. The
+        block is the exchange: it ends when the answer arrived or the attempt failed.
+        """
         self._check()
         self.usage.permits += 1  # reserved before the wait: concurrent waiters cannot overshoot
         try:
             await self.rate.acquire()
-            if self.remaining_time <= 0:
-                raise BudgetExhausted(TargetErrorKind.DEADLINE, f"max_duration of {self.max_duration:g}s is spent")
         except BaseException:
             self.usage.permits -= 1
             self.usage.refused += 1
             raise
+        try:
+            if self.remaining_time <= 0:
+                self.usage.permits -= 1
+                self.usage.refused += 1
+                raise BudgetExhausted(TargetErrorKind.DEADLINE, f"max_duration of {self.max_duration:g}s is spent")
+            yield
+        finally:
+            self.rate.release()

@@ -306,8 +306,7 @@ class HttpTransport:
                 self.stats.scope_refused += 1
                 raise ScopeViolation(f"{url.scheme}://{url.host}:{url.port} is not in scope.hosts")
             self._circuit_check(host)
-            async with self.governor.slot():
-                await self.governor.permit()
+            async with self.governor.slot(), self.governor.permit():
                 self.stats.sent += 1
                 begun = time.monotonic()
                 try:

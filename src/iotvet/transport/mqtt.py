@@ -71,7 +71,6 @@ async def connect_check(endpoint: Endpoint, creds: Credentials, *, scope: Scope,
     scheme = urlsplit(endpoint.url).scheme
     if not scope.allows(scheme, endpoint.host, endpoint.port):
         raise ScopeViolation(f"{endpoint.host}:{endpoint.port} is not in scope.hosts")
-    await governor.permit()
     client = aiomqtt.Client(
         endpoint.host, endpoint.port, username=creds.username, password=creds.password,
         identifier=creds.client_id, transport="websockets" if endpoint.websockets else "tcp",
@@ -80,7 +79,7 @@ async def connect_check(endpoint: Endpoint, creds: Credentials, *, scope: Scope,
         timeout=min(timeout, max(0.1, governor.remaining_time)), clean_session=True,
     )
     try:
-        async with client:
+        async with governor.permit(), client:  # CONNACK arrived: the exchange is complete
             return None
     except aiomqtt.MqttCodeError as exc:
         text = str(exc).lower()
