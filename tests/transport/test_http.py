@@ -276,3 +276,32 @@ def test_every_exchange_reaches_listeners(target: Running, sink: Running) -> Non
 
     run(go())
     assert seen == ["h1", "h2"]
+
+
+def test_requests_go_through_the_configured_proxy(target: Running) -> None:
+    """With target.proxy set, the proxy receives the absolute-form request; scope still applies."""
+    from aiohttp import web
+
+    def proxy_app(recorder: object) -> web.Application:
+        app = web.Application()
+
+        async def relay(request: web.Request) -> web.Response:
+            return web.json_response({"proxied": str(request.url)})
+
+        app.router.add_route("*", "/{tail:.*}", relay)
+        return app
+
+    with serve(proxy_app) as proxy:
+
+        async def go() -> list[object]:
+            async with transport(target, proxy=proxy.url) as http:
+                inside = await http.send(Request("GET", target.url + "/ok"))
+                outside = await http.send(Request("GET", "http://127.0.0.1:1/x"))
+                return [inside, outside]
+
+        before = len(target.recorder.hits)
+        inside, outside = run(go())  # type: ignore[misc]
+        assert inside.response.json() == {"proxied": target.url + "/ok"}  # type: ignore[attr-defined]
+        assert outside.error.kind is TargetErrorKind.SCOPE  # type: ignore[attr-defined]
+        assert [h.path for h in proxy.recorder.hits] == ["/ok"]
+        assert len(target.recorder.hits) == before
