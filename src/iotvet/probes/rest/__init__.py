@@ -1,0 +1,1 @@
+"""The REST probe: API description -> operations -> objects per identity -> cells and findings."""
