@@ -8,16 +8,18 @@ from iotvet.checks import CATALOGUE, Registry
 from iotvet.core.records import Evidence, Finding, Operation, Relation, Severity, Verdict
 
 # Ids the core issue names, plus the research catalogue's: outputs and the lab use exactly these.
-REQUIRED = """
-api-bola-read api-bola-write api-unauth api-hidden-route api-bfla api-xtenant-admin api-mass-assign
-jwt-none jwt-unverified jwt-weak-key jwt-claim-swap jwt-expired jwt-alg-confusion jwt-header-injection
-auth-stale-token auth-user-enum auth-no-throttle api-input-validation api-bola api-xbrand-token
-mq-anon mq-plaintext mq-wildcard-read mq-xtenant-read mq-xtenant-write mq-sys-leak mq-retained-leak
-mq-will-inject mq-clientid-kick mq-session-steal mq-idvar-inject mq-stale-authz mq-shadow-xtenant mq-any-leak
-id-static-secret id-dup-register id-shared-cred id-selfreg id-enumerable
-bd-bind-hijack bd-unbind-unauth bd-rebind-residual bd-share-revoke bd-share-role bd-authz-data-leak bd-xcloud
-dv-default-creds dv-exposed-svc dv-upnp dv-update-insecure dv-tls-novalidate
-""".split()
+REQUIRED = [
+    "api-bola-read", "api-bola-write", "api-unauth", "api-hidden-route", "api-bfla", "api-xtenant-admin",
+    "api-mass-assign", "jwt-none", "jwt-unverified", "jwt-weak-key", "jwt-claim-swap", "jwt-expired",
+    "jwt-alg-confusion", "jwt-header-injection", "auth-stale-token", "auth-user-enum", "auth-no-throttle",
+    "api-input-validation", "api-bola", "api-xbrand-token", "mq-anon", "mq-plaintext", "mq-wildcard-read",
+    "mq-xtenant-read", "mq-xtenant-write", "mq-sys-leak", "mq-retained-leak", "mq-will-inject",
+    "mq-clientid-kick", "mq-session-steal", "mq-idvar-inject", "mq-stale-authz", "mq-shadow-xtenant",
+    "mq-any-leak", "id-static-secret", "id-dup-register", "id-shared-cred", "id-selfreg", "id-enumerable",
+    "bd-bind-hijack", "bd-unbind-unauth", "bd-rebind-residual", "bd-share-revoke", "bd-share-role",
+    "bd-authz-data-leak", "bd-xcloud", "dv-default-creds", "dv-exposed-svc", "dv-upnp", "dv-update-insecure",
+    "dv-tls-novalidate",
+]
 
 
 def test_catalogue_has_every_required_id_with_text() -> None:

@@ -47,12 +47,14 @@ class IssuedToken:
     value: str | None
     cookies: dict[str, str]
     expires_at: float | None
+    issued_at: float = field(default_factory=time.time)
 
     def expired(self, now: float | None = None) -> bool:
         """True when the token is (about to be) past its expiry."""
         if self.expires_at is None:
             return False
-        return (now or time.time()) >= self.expires_at - REFRESH_SKEW
+        skew = min(REFRESH_SKEW, max(0.0, self.expires_at - self.issued_at) / 4)
+        return (now or time.time()) >= self.expires_at - skew
 
 
 def place_token(token: str | None, cookies: dict[str, str], use: TokenUse) -> Placement:
@@ -146,6 +148,8 @@ def extract_token(auth: LoginAuth | OAuth2Auth, response: Response) -> IssuedTok
     elif isinstance(auth, OAuth2Auth) and isinstance(body, dict):
         lifetime = body.get("expires_in")
     expires_at: float | None = None
+    if isinstance(lifetime, str) and lifetime.strip().isdigit():  # some token endpoints send "3599"
+        lifetime = int(lifetime)
     if isinstance(lifetime, int | float) and not isinstance(lifetime, bool) and lifetime > 0:
         expires_at = time.time() + float(lifetime)
     elif token is not None:

@@ -23,6 +23,7 @@ from iotvet.auth.credentials import (
     response_cookies,
     static_placement,
 )
+from iotvet.core.errors import TargetError, TargetErrorKind
 from iotvet.core.redact import Redactor
 from iotvet.plan.loader import LoadedPlan
 from iotvet.plan.schema import (
@@ -86,6 +87,7 @@ class Session:
             self.tls = TlsOptions(ca=ca)
         self._issued: IssuedToken | None = None
         self._login_lock = asyncio.Lock()
+        self._generation = 0  # bumped by every successful login
         self.login_error: str | None = None
 
     def _teach_request_secrets(self, auth: Any) -> None:
@@ -102,11 +104,18 @@ class Session:
         """True when the credential can be obtained again (login or OAuth2)."""
         return isinstance(self.auth, LoginAuth | OAuth2Auth)
 
-    async def login(self) -> str | None:
-        """Obtain a fresh token when the auth type issues one; returns why it failed, or None."""
+    async def login(self, seen: int | None = None) -> str | None:
+        """Obtain a fresh token when the auth type issues one; returns why it failed, or None.
+
+        ``seen`` is the generation the caller found stale: if another task logged in since, reuse that.
+        """
         if not self.refreshable:
             return None
         async with self._login_lock:
+            if self.login_error is not None:
+                return self.login_error  # never retry a failed login: that is how accounts get locked
+            if seen is not None and seen != self._generation and self._issued is not None:
+                return None
             auth = self.auth
             assert isinstance(auth, LoginAuth | OAuth2Auth)
             if isinstance(auth, LoginAuth):
@@ -136,6 +145,7 @@ class Session:
                 return issued
             self.redactor.add(issued.value, f"{self.name}.token")
             self._issued = issued
+            self._generation += 1
             self.login_error = None
             return None
 
@@ -145,7 +155,7 @@ class Session:
             return Placement()
         if isinstance(auth, LoginAuth | OAuth2Auth):
             if self._issued is None or self._issued.expired():
-                await self.login()
+                await self.login(self._generation)
             if self._issued is None:
                 return Placement()
             return place_token(self._issued.value, self._issued.cookies, auth.use)
@@ -189,16 +199,24 @@ class Session:
                       body: bytes | None = None, headers: dict[str, str] | None = None,
                       query: dict[str, str] | None = None, purpose: str = "",
                       follow_redirects: bool | None = None) -> Exchange:
-        """Send one request as this identity; a 401 on a refreshable credential logs in once and retries."""
+        """Send one request as this identity; a 401 on a refreshable credential logs in once and retries.
+
+        An identity whose login failed sends nothing more: its requests come back refused
+        (``auth-failed``) rather than going out without credentials under its name.
+        """
         for attempt in (0, 1):
             placement = await self._placement()
+            used = self._generation
             request = self._build(method, path, placement, json_body=json_body, form=form, body=body,
                                   headers=headers, query=query, purpose=purpose)
+            if self.login_error is not None:
+                return self.http.refuse(request, TargetError(TargetErrorKind.AUTH,
+                                                             f"{self.name} cannot log in: {self.login_error}"))
             exchange = await self.http.send(request, tls=self.tls, follow_redirects=follow_redirects)
             if not (attempt == 0 and self.refreshable and exchange.response is not None
                     and exchange.response.status == 401):
                 return exchange
-            await self.login()
+            await self.login(used)
         raise AssertionError("unreachable")
 
     async def verify(self) -> Liveness:

@@ -66,7 +66,7 @@ def validate(
     configure_logs(redactor, verbosity(ctx))
     err = Console(stderr=True, highlight=False)
     for warning in loaded.warnings:
-        err.print(f"warning: {escape(redactor.text(str(warning)))}")
+        err.print(f"warning: {escape(redactor.text(str(warning)))}", soft_wrap=True)
     typer.echo(redactor.text(f"{plan_path}: valid: {_summary(loaded)}"))
     if not online:
         return 0
@@ -79,5 +79,5 @@ def validate(
         table.add_row(escape(row.identity), status, escape(redactor.text(row.reason)))
     Console(highlight=False).print(table)
     if report.spec_problem:
-        err.print(f"spec: {escape(redactor.text(report.spec_problem))}")
+        err.print(f"spec: {escape(redactor.text(report.spec_problem))}", soft_wrap=True)
     return EXIT_INCOMPLETE if report.incomplete else 0

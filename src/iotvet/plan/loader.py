@@ -188,10 +188,13 @@ def _check_sanity(loaded: LoadedPlan, doc: YamlDocument) -> None:
             file_exists(auth.cert, (*here, "auth", "cert"))
             file_exists(auth.key, (*here, "auth", "key"))
         elif isinstance(auth, WfcAuth):
-            from iotvet.plan.wfc import load_wfc_user
+            from iotvet.plan.wfc import load_wfc_user, wfc_secrets
 
             file_exists(auth.file, (*here, "auth", "file"))
-            load_wfc_user(loaded.resolve(auth.file), auth.user)  # raises UserError with the WFC file's line
+            imported = load_wfc_user(loaded.resolve(auth.file), auth.user)  # raises UserError with the WFC line
+            if isinstance(imported, LoginAuth):
+                request_in_scope(imported.request, (*here, "auth", "file"))
+            loaded.secrets.extend((f"{ident.name}.wfc", v) for v in wfc_secrets(loaded.resolve(auth.file), auth.user))
         if ident.verify is not None:
             request_in_scope(ident.verify, (*here, "verify"))
         if ident.mqtt is not None:

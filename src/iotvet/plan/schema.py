@@ -164,6 +164,12 @@ class LoginAuth(StrictModel):
             raise ValueError("expected a JSONPath ($.field), header:NAME or cookie:NAME")
         return v
 
+    @model_validator(mode="after")
+    def _every_cookie(self) -> LoginAuth:
+        if (self.token == "cookie:*") != (self.use.cookie == "*"):
+            raise ValueError('token: "cookie:*" goes with use: {cookie: "*"} (send every login cookie back)')
+        return self
+
 
 class OAuth2Auth(StrictModel):
     """OAuth2 client credentials grant; the token is refreshed before it expires."""

@@ -89,8 +89,31 @@ def _merge(template: dict[str, Any] | None, entry: dict[str, Any]) -> dict[str, 
     return merged
 
 
+def wfc_secrets(path: Path, user: str) -> list[str]:
+    """The values of WFC user ``user`` that are secrets, whatever their field names."""
+    entry, _ = _entry(path, user)
+    out = [h.value for h in entry.fixed_headers or []]
+    login = entry.login_endpoint_auth
+    if login is not None:
+        out += [h.value for h in login.headers]
+        if login.payload_user_pwd is not None:
+            out.append(login.payload_user_pwd.password)
+        if login.payload_raw is not None:
+            out.append(login.payload_raw)
+    return out
+
+
 def load_wfc_user(path: Path, user: str) -> HeadersAuth | LoginAuth:
     """The iotvet auth equivalent to user ``user`` of the WFC auth file at ``path``."""
+    entry, where = _entry(path, user)
+    if entry.login_endpoint_auth is not None:
+        return _login(entry.login_endpoint_auth, where)
+    if entry.fixed_headers:
+        return HeadersAuth(type="headers", headers={h.name: SecretStr(h.value) for h in entry.fixed_headers})
+    raise UserError("this WFC user has neither fixedHeaders nor loginEndpointAuth", where)
+
+
+def _entry(path: Path, user: str) -> tuple[_AuthInfo, Source]:
     doc = read_yaml(str(path))  # WFC files are YAML or JSON; JSON is YAML
     try:
         parsed = _Document.model_validate(doc.data)
@@ -104,12 +127,7 @@ def load_wfc_user(path: Path, user: str) -> HeadersAuth | LoginAuth:
         raise UserError(f"no user {user!r} in this WFC auth file (users: {known})", Source(str(path), None, "auth"))
     index = names.index(user)
     entry = _AuthInfo.model_validate(_merge(template, raw_entries[index]))
-    where = doc.source(("auth", index))
-    if entry.login_endpoint_auth is not None:
-        return _login(entry.login_endpoint_auth, where)
-    if entry.fixed_headers:
-        return HeadersAuth(type="headers", headers={h.name: SecretStr(h.value) for h in entry.fixed_headers})
-    raise UserError("this WFC user has neither fixedHeaders nor loginEndpointAuth", where)
+    return entry, doc.source(("auth", index))
 
 
 def _login(login: _Login, where: Source) -> LoginAuth:

@@ -249,6 +249,13 @@ class HttpTransport:
         if circuit.failures >= self.circuit_threshold:
             circuit.opened_at = time.monotonic()
 
+    def refuse(self, request: Request, error: TargetError) -> Exchange:
+        """Record a request that a higher layer decided not to send (e.g. a dead identity's)."""
+        exchange = Exchange(id=f"h{next(self._ids)}", request=request, started=time.time(), error=error, sent=False)
+        self.stats.errors[error.kind.value] = self.stats.errors.get(error.kind.value, 0) + 1
+        self._emit(exchange)
+        return exchange
+
     async def send(
         self,
         request: Request,
