@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from iotvet.core.errors import BudgetExhausted, TargetErrorKind
 
+
 class RateLimiter:
     """At most ``rate`` requests in any one-second window *as the target sees them*.
 
