@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
 
 import typer
 
@@ -44,10 +43,9 @@ def verbosity(ctx: typer.Context) -> int:
     return int((root_ctx.obj or {}).get("verbosity", 0))
 
 
-for _module in ("iotvet.cli.plan_cmds", "iotvet.cli.checks_cmd"):
+for _module in ("iotvet.cli.plan_cmds", "iotvet.cli.checks_cmd", "iotvet.cli.demo_cmd"):
     importlib.import_module(_module)
 
-if importlib.util.find_spec("iotvet.lab.cli") is not None:
-    from iotvet.lab.cli import register as _register_lab
+from iotvet.lab.cli import register as _register_lab  # noqa: E402 - verbs register after the root exists
 
-    _register_lab(app)
+_register_lab(app)
