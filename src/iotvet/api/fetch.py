@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from iotvet.core.errors import Source, UserError
-from iotvet.probes.rest.openapi import Fetcher
+from iotvet.api.openapi import Fetcher
 from iotvet.transport.http import HttpTransport, Request
 
 

@@ -19,7 +19,7 @@ from referencing.exceptions import Unresolvable
 
 from iotvet.core.errors import UserError
 from iotvet.plan.yamlsource import Path_, YamlDocument, load_yaml
-from iotvet.probes.rest.model import ApiModel, ApiOperation, Param
+from iotvet.api.model import ApiModel, ApiOperation, Param
 
 Fetcher = Callable[[str], Awaitable[bytes]]
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")

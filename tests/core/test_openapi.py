@@ -11,8 +11,8 @@ from aiohttp import web
 
 from iotvet.core.errors import UserError
 from iotvet.core.scope import Scope
-from iotvet.probes.rest.fetch import transport_fetcher
-from iotvet.probes.rest.openapi import load_openapi
+from iotvet.api.fetch import transport_fetcher
+from iotvet.api.openapi import load_openapi
 from iotvet.transport import Governor, HttpTransport
 from tests.servers import Recorder, serve
 
