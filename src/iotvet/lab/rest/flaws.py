@@ -60,7 +60,7 @@ def _rest(id_: str, check: str, description: str, ops: tuple[str, ...], relation
 _rest(BOLA_XBRAND, "api-bola-read",
       "Vehicle reads look the VIN up in the platform-wide table and skip the brand check: any signed-in "
       "user of one brand reads another brand's vehicles, positions, trips and command history.",
-      _OBJECT_READS, ("other-tenant",))
+      _OBJECT_READS, ("other-tenant", "other-tenant-admin"))
 _rest(BOLA_XCUSTOMER, "api-bola-read",
       "Inside a brand, vehicle reads check the brand but not the customer account: a driver of one fleet "
       "reads vehicles of every other fleet and household of the same brand.",
@@ -68,7 +68,7 @@ _rest(BOLA_XCUSTOMER, "api-bola-read",
 _rest(BOLA_COMMAND, "api-bola-write",
       "The command endpoint queues a remote command (unlock, climate, ...) for any vehicle id without "
       "checking who asks; the backend then publishes it to the vehicle.",
-      ("vehicle.commands.send",), FOREIGN)
+      ("vehicle.commands.send",), (*FOREIGN, "other-tenant-admin"))
 _rest(UNAUTH_LOCATION, "api-unauth",
       "The position endpoint answers requests that carry no credentials at all.",
       ("vehicle.location",), ("anonymous",))
@@ -90,7 +90,7 @@ _rest(MASS_ASSIGN, "api-mass-assign",
 _rest(BRAND_HEADER, "api-xbrand-token",
       "When the app's brand header names another brand, vehicle reads switch to that brand's support "
       "view and skip the customer check: the brand comes from the request, not from the token.",
-      ("vehicle.get", "vehicle.location", "vehicle.trips"), ("other-tenant",))
+      _OBJECT_READS, ("other-tenant",))
 _rest(JWT_NONE, "jwt-none",
       "Tokens whose header says alg=none are accepted without a signature.",
       ("profile.get",), ("anonymous",))

@@ -1,0 +1,204 @@
+"""Write-side REST checks: changing or commanding another identity's object, and mass assignment.
+
+A write leaks only when the victim's own view afterwards shows the attacker's canary; a 2xx that
+changed nothing the victim can see is no finding. Before judging, the victim's own write of a
+canary must show up in its view (the positive control), else the cell is inconclusive. Every
+change is restored as soon as it is observed; what cannot be restored is said so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from iotvet.api.model import ApiOperation
+from iotvet.checks.canary import canary_body
+from iotvet.checks.oracle import canaries_in, new_canary
+from iotvet.checks.registry import registry
+from iotvet.checks.rest_context import Params, RestContext, View, norm
+from iotvet.checks.rest_pairs import choose
+from iotvet.core.records import Relation, Verdict
+
+PROTECTED = ("role", "roles", "isadmin", "admin", "ownerid", "owner", "customerid", "customer", "tenant", "tenantid",
+             "brand", "brandid", "org", "orgid", "userid", "verified", "plan", "tier")
+
+
+def _readback(ctx: RestContext, op: ApiOperation) -> ApiOperation | None:
+    return ctx.model.find("GET", op.path)
+
+
+def _find_key(doc: Any, key: str) -> Any:
+    stack = [doc]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if key in node:
+                return node[key]
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return None
+
+
+async def _restore(ctx: RestContext, op: ApiOperation, who: str, params: Params, before: View,
+                   fields: list[str]) -> str:
+    """Put the victim's fields back; returns what happened, for the cell's reason."""
+    if op.method not in ("PATCH", "PUT"):
+        return "the no-op write stays in the object's history (not undoable, harmless)"
+    original = {f: _find_key(before.json, f) for f in fields}
+    view = await ctx.call(who, op, params, body=original, purpose="restore")
+    return "restored" if view.ok else f"NOT restored (HTTP {view.status or view.exchange.error})"
+
+
+async def decide_write(ctx: RestContext, op: ApiOperation, relation: Relation, check: str) -> None:
+    """Decide one write cell: the attacker writes a canary into the victim's object; the victim looks."""
+    def undecided(verdict: Verdict, reason: str, a: str | None = None, v: str | None = None) -> None:
+        ctx.decide(ctx.cell(check, op, relation, verdict, reason, a, v))
+
+    if ctx.mode == "read-only":
+        return undecided(Verdict.NOT_TESTED, "read-only mode sends no write")
+    if op.method == "DELETE" and ctx.mode != "intrusive":
+        return undecided(Verdict.NOT_TESTED, "deletes run only in intrusive mode")
+    if not op.path_params:
+        return undecided(Verdict.NOT_TESTED, "no object in the path: a lifecycle check's business")
+    allowed = ctx.policy_allows(op, relation)
+    if allowed:
+        return undecided(Verdict.NOT_TESTED, allowed)
+    readback = _readback(ctx, op)
+    if readback is None:
+        return undecided(Verdict.NOT_TESTED, f"no GET {op.path} to confirm a write from the victim's side")
+    if canary_body(op, new_canary()) is None:
+        return undecided(Verdict.NOT_TESTED, "no field can carry a canary without side effects")
+    setup = await choose(ctx, op, relation, readback=readback, need_values=False)
+    if isinstance(setup, str):
+        return undecided(Verdict.NOT_TESTED, setup)
+    victim, attacker = setup.victim.name, setup.attacker_name
+    control = await _control(ctx, op, readback, victim, setup.params, setup.victim_view)
+    if control is not None:
+        verdict = Verdict.NOT_TESTED if control.startswith("no valid") else Verdict.INCONCLUSIVE
+        return undecided(verdict, control, attacker or "anonymous", victim)
+    canary = new_canary()
+    body, carriers = canary_body(op, canary) or ({}, [])
+    attempt = await ctx.call(attacker, op, setup.params, body=body, purpose=f"probe:{check}")
+    after = await ctx.call(victim, readback, setup.params, purpose="victim-readback")
+    if after.exchange.response is None:
+        return undecided(Verdict.INCONCLUSIVE, f"victim read-back failed: {after.exchange.error}",
+                         attacker or "anonymous", victim)
+    if canary not in canaries_in(after.text):
+        status = attempt.status or attempt.exchange.error
+        return undecided(Verdict.ENFORCED, f"attacker's write answered {status}; the victim's view is unchanged",
+                         attacker or "anonymous", victim)
+    restored = await _restore(ctx, op, victim, setup.params, setup.victim_view, carriers)
+    cell = ctx.cell(check, op, relation, Verdict.LEAK, f"the victim's view shows the attacker's canary; {restored}",
+                    attacker or "anonymous", victim)
+    summary = (f"{attacker or 'anonymous'} ({relation.value}) wrote canary {canary} into {victim}'s "
+               f"{op.fill(setup.params)}; {victim}'s own read-back shows it ({restored})")
+    ctx.decide(cell, ctx.finding(cell, summary, [("attacker's write", attempt), ("victim's read-back", after)]))
+
+
+async def _control(ctx: RestContext, op: ApiOperation, readback: ApiOperation, victim: str, params: Params,
+                   before: View) -> str | None:
+    """The victim's own canary write must show up in its view; cached per object. None when it does."""
+    key = ("control", op.key, victim, tuple(sorted(params.items())))
+    if key in ctx.memo:
+        cached = ctx.memo[key]
+        return cached if isinstance(cached, str) else None
+    canary = new_canary()
+    body, carriers = canary_body(op, canary) or ({}, [])
+    own = await ctx.call(victim, op, params, body=body, purpose="control")
+    after = await ctx.call(victim, readback, params, purpose="control-readback")
+    if canary in canaries_in(after.text):
+        await _restore(ctx, op, victim, params, before, carriers)
+        result = None
+    elif own.status is not None and 400 <= own.status < 500:
+        result = (f"no valid canary write could be built: the victim's own attempt answered {own.status} "
+                  "(the operation needs values iotvet does not invent)")
+    else:
+        result = (f"positive control failed: the victim's own write answered {own.status or own.exchange.error} "
+                  "and did not show up in its view")
+    ctx.memo[key] = result
+    return result
+
+
+@registry.register("api-bola-write")
+async def bola_write(ctx: RestContext, op: ApiOperation, relation: Relation) -> None:
+    """Another identity's object can be changed or commanded (read back as the victim)."""
+    await decide_write(ctx, op, relation, "api-bola-write")
+
+
+@registry.register("api-mass-assign")
+async def mass_assign(ctx: RestContext, op: ApiOperation, relation: Relation) -> None:
+    """Protected fields (role, owner, customer, tenant) set through a body that should not accept them."""
+    relation = Relation.SELF
+    check = "api-mass-assign"
+    if ctx.mode == "read-only":
+        ctx.decide(ctx.cell(check, op, relation, Verdict.NOT_TESTED, "read-only mode sends no write"))
+        return
+    readback = _readback(ctx, op)
+    if readback is None:
+        ctx.decide(ctx.cell(check, op, relation, Verdict.NOT_TESTED, f"no GET {op.path} to read the fields back"))
+        return
+    writable = {norm(n) for n in (op.body_schema or {}).get("properties", {})}
+    for victim in sorted(ctx.identities):
+        params = _own_params(ctx, op, victim)
+        if params is None:
+            continue
+        before = await ctx.call(victim, readback, params, purpose="victim-view", cache=True)
+        if not before.ok or not isinstance(before.json, dict):
+            continue
+        plan = _escalation(ctx, victim, before.json, writable)
+        if not plan:
+            continue
+        attempt = await ctx.call(victim, op, params, body=plan, purpose=f"probe:{check}")
+        after = await ctx.call(victim, readback, params, purpose="victim-readback")
+        changed = {k: v for k, v in plan.items() if _find_key(after.json, k) == v}
+        if not changed:
+            ctx.decide(ctx.cell(check, op, relation, Verdict.ENFORCED,
+                                f"write answered {attempt.status}; protected fields unchanged", victim, victim))
+            return
+        undo = {k: _find_key(before.json, k) for k in changed}
+        restore = await ctx.call(victim, op, params, body=undo, purpose="restore")
+        state = "restored" if restore.ok else f"NOT restored (HTTP {restore.status})"
+        reason = f"set {', '.join(sorted(changed))} through the body; {state}"
+        cell = ctx.cell(check, op, relation, Verdict.LEAK, reason, victim, victim)
+        fields = ", ".join(f"{k}={v}" for k, v in sorted(changed.items()))
+        summary = (f"{victim} changed protected field(s) {fields} of {op.fill(params)} by adding them to the body; "
+                   f"read back as {victim} ({state})")
+        ctx.decide(cell, ctx.finding(cell, summary, [("the write with protected fields", attempt),
+                                                     ("read-back", after)]))
+        return
+    ctx.decide(ctx.cell(check, op, relation, Verdict.NOT_TESTED, "no identity's view shows a protected field"))
+
+
+def _own_params(ctx: RestContext, op: ApiOperation, who: str) -> Params | None:
+    params: Params = {}
+    for name in op.path_params:
+        values, _ = ctx.inventory.candidates(who, name)
+        if not values:
+            return None
+        params[name] = values[0]
+    return params
+
+
+def _escalation(ctx: RestContext, victim: str, view: dict[str, Any], writable: set[str]) -> dict[str, Any]:
+    """New values for protected fields the write schema does not offer, chosen to keep the victim's access."""
+    inv = ctx.inventory
+    own = inv.profile.get(victim, {})
+    body: dict[str, Any] = {}
+    flat = view
+    if len(view) == 1 and isinstance(next(iter(view.values())), dict):
+        flat = next(iter(view.values()))
+    for key, current in flat.items():
+        k = norm(key)
+        if k not in PROTECTED or k in writable or not isinstance(current, str):
+            continue
+        if k in ("ownerid", "owner") and own.get("userid"):
+            new = sorted(own["userid"])[0]
+        elif k in ("role", "roles"):
+            seen = {v for name, prof in inv.profile.items() if name != victim for v in prof.get("role", set())}
+            higher = sorted(v for v in seen if v != current and "admin" in v.lower()) or sorted(seen - {current})
+            new = higher[0] if higher else ""
+        else:
+            continue  # tenant, customer, org: moving the object away could lose it; intrusive checks only
+        if new and new != current:
+            body[key] = new
+    return body

@@ -1,0 +1,117 @@
+"""The REST probe: discover, plan the cells of every operation, run the registered checks.
+
+Cells are planned from what each operation is: a parameterless read (anonymous access only), an
+object operation (ids the API listed to identities: object-level classes), or a scope operation
+(ids from an identity's own profile, such as its customer or brand: function-level classes).
+Checks run one operation at a time, in the description's order, so runs are repeatable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import iotvet.checks.rest_reads
+import iotvet.checks.rest_writes  # noqa: F401 - registers the write checks
+from iotvet.api.model import ApiModel, ApiOperation
+from iotvet.auth.session import Session
+from iotvet.checks.registry import registry
+from iotvet.checks.relations import missing_advice
+from iotvet.checks.rest_context import Inventory, RestContext
+from iotvet.core.records import Cell, Finding, Relation, Verdict
+from iotvet.core.redact import Redactor
+from iotvet.plan.schema import Plan
+from iotvet.probes.rest.discovery import discover
+
+OBJECT_RELATIONS = (Relation.SAME_GROUP, Relation.SAME_TENANT, Relation.OTHER_TENANT, Relation.OTHER_TENANT_ADMIN,
+                    Relation.DEVICE)
+
+
+@dataclass
+class RestSummary:
+    """Counts of a REST probe run."""
+
+    cells: int = 0
+    by_verdict: dict[str, int] = field(default_factory=dict)
+    findings: int = 0
+    untested: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def decided_share(self) -> float:
+        """Decided cells (enforced or leak) among tested ones (not-tested excluded)."""
+        tested = self.cells - self.by_verdict.get("not-tested", 0)
+        decided = self.by_verdict.get("enforced", 0) + self.by_verdict.get("leak", 0)
+        return decided / tested if tested else 1.0
+
+
+def op_kind(inventory: Inventory, op: ApiOperation) -> str:
+    """singleton, object, scope, or unknown (no identity knows a value for its parameters)."""
+    if not op.path_params:
+        return "singleton"
+    kinds = set()
+    for who in sorted(inventory.objects):
+        resolved = [inventory.candidates(who, p) for p in op.path_params]
+        if all(vals for vals, _ in resolved):
+            kinds.add("scope" if any(prof for _, prof in resolved) else "object")
+    return "scope" if "scope" in kinds else ("object" if kinds else "unknown")
+
+
+def plan_cells(op: ApiOperation, kind: str, tenant_header: bool) -> list[tuple[str, Relation]]:
+    """(check, relation) pairs to decide for one operation."""
+    writes = op.method in ("POST", "PUT", "PATCH", "DELETE")
+    out: list[tuple[str, Relation]] = []
+    if kind == "singleton":
+        if op.method == "GET":
+            out.append(("api-unauth", Relation.ANONYMOUS))
+        if op.method in ("PATCH", "PUT"):
+            out.append(("api-mass-assign", Relation.SELF))
+        return out
+    if kind in ("object", "unknown"):
+        check = "api-bola-write" if writes else "api-bola-read"
+        out += [(check, r) for r in OBJECT_RELATIONS]
+        out.append(("api-unauth", Relation.ANONYMOUS))
+        if tenant_header and not writes:
+            out.append(("api-xbrand-token", Relation.OTHER_TENANT))
+        if op.method in ("PATCH", "PUT"):
+            out.append(("api-mass-assign", Relation.SELF))
+        return out
+    return [("api-bfla", Relation.LOWER_ROLE), ("api-xtenant-admin", Relation.OTHER_TENANT_ADMIN),
+            ("api-unauth", Relation.ANONYMOUS)]
+
+
+async def probe_rest(plan: Plan, model: ApiModel, sessions: dict[str, Session], redactor: Redactor, *,
+                     on_cell: Callable[[Cell], None], on_finding: Callable[[Finding], None],
+                     only: set[str] | None = None) -> RestSummary:
+    """Run the REST checks (all, or ``only`` these ids) and report every cell and finding."""
+    summary = RestSummary()
+
+    def decide(cell: Cell, finding: Finding | None) -> None:
+        summary.cells += 1
+        summary.by_verdict[cell.verdict.value] = summary.by_verdict.get(cell.verdict.value, 0) + 1
+        on_cell(cell)
+        if finding is not None:
+            summary.findings += 1
+            on_finding(finding)
+
+    inventory = await discover(model, sessions)
+    ctx = RestContext(plan=plan, model=model, sessions=sessions, inventory=inventory, redactor=redactor,
+                      decide=decide)
+    covered: set[Relation] = set()
+    from iotvet.checks.rest_reads import tenant_params
+
+    for op in model.operations:
+        kind = op_kind(inventory, op)
+        for check, relation in plan_cells(op, kind, bool(tenant_params(op))):
+            if only is not None and check not in only:
+                continue
+            if kind == "unknown":
+                names = ", ".join(op.path_params)
+                decide(ctx.cell(check, op, relation, Verdict.NOT_TESTED,
+                                f"no identity was shown a value for {names}"), None)
+                continue
+            before = summary.by_verdict.get("not-tested", 0)
+            await registry.get(check).func(ctx, op, relation)
+            if summary.by_verdict.get("not-tested", 0) == before:
+                covered.add(relation)
+    summary.untested = {r.value: advice for r, advice in missing_advice(plan.identities, covered).items()}
+    return summary
