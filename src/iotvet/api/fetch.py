@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from iotvet.core.errors import Source, UserError
 from iotvet.api.openapi import Fetcher
+from iotvet.core.errors import Source, UserError
 from iotvet.transport.http import HttpTransport, Request
 
 

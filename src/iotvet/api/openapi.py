@@ -17,9 +17,9 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 from referencing import Registry, Specification
 from referencing.exceptions import Unresolvable
 
+from iotvet.api.model import ApiModel, ApiOperation, Param
 from iotvet.core.errors import UserError
 from iotvet.plan.yamlsource import Path_, YamlDocument, load_yaml
-from iotvet.api.model import ApiModel, ApiOperation, Param
 
 Fetcher = Callable[[str], Awaitable[bytes]]
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")

@@ -78,6 +78,9 @@ class _Builder:
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
         try:
             return self.constructor.construct_object(node, deep=True)
+        except (ValueError, OverflowError) as exc:  # e.g. an impossible date such as 2026-02-30
+            raise UserError(f"unreadable value {node.value!r}: {exc}", Source(self.file, node.start_mark.line + 1,
+                                                                          format_path(path) or None)) from None
         except yaml.YAMLError as exc:
             raise UserError(f"unreadable value: {exc}", Source(self.file, node.start_mark.line + 1,
                                                                 format_path(path) or None)) from None

@@ -1,0 +1,13 @@
+"""Alembic environment: always called with an open connection in ``config.attributes``."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from iotvet.store.tables import metadata
+
+connection = context.config.attributes["connection"]
+context.configure(connection=connection, target_metadata=metadata, render_as_batch=True,
+                  compare_type=True)
+with context.begin_transaction():
+    context.run_migrations()
