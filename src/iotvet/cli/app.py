@@ -43,7 +43,8 @@ def verbosity(ctx: typer.Context) -> int:
     return int((root_ctx.obj or {}).get("verbosity", 0))
 
 
-for _module in ("iotvet.cli.plan_cmds", "iotvet.cli.checks_cmd", "iotvet.cli.demo_cmd", "iotvet.cli.report_cmds"):
+for _module in ("iotvet.cli.plan_cmds", "iotvet.cli.checks_cmd", "iotvet.cli.demo_cmd", "iotvet.cli.report_cmds",
+                "iotvet.cli.probe_cmd"):
     importlib.import_module(_module)
 
 from iotvet.lab.cli import register as _register_lab  # noqa: E402 - verbs register after the root exists

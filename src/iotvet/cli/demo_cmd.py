@@ -1,14 +1,13 @@
-"""``iotvet demo``: the main job in one command: start the lab, vet it, write the files, summarise.
+"""``iotvet demo``: the main job in one command: start the lab, probe it, write the reports, summarise.
 
-It grows with iotvet: today it starts the flawed lab provider, writes its plan and ground truth,
-and proves every identity can log in (HTTPS and MQTTS). Probing and reports join as they land.
+The summary compares what iotvet found with the lab's ground truth for the checks that ran, so a
+newcomer sees both the findings and that none of them is invented.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -16,56 +15,75 @@ from rich.markup import escape
 from rich.table import Table
 
 from iotvet.cli.app import app, verbosity
-from iotvet.cli.online import OnlineReport, check_online
-from iotvet.core.logs import configure as configure_logs
-from iotvet.core.redact import Redactor
-from iotvet.plan import load_plan
+from iotvet.cli.probe_cmd import probe_into_store
+from iotvet.cli.report_cmds import write_atomic
+from iotvet.report import build_report, render
+from iotvet.store import Store
 
 EXIT_INCOMPLETE = 3
+REPORTS = {"html": "report.html", "json": "report.json", "sarif": "report.sarif", "junit": "report.junit.xml"}
+Key = tuple[str, str, str]
 
 
-async def _demo(out: Path, flaws: str, shape_seed: int, level: int) -> tuple[OnlineReport, dict[str, object],
-                                                                              dict[str, str]]:
-    from iotvet.lab.runner import LabConfig, resolve_flaws, running_lab
-
-    config = LabConfig(flaws=resolve_flaws(flaws), shape_seed=shape_seed, workdir=out / "lab")
-    async with running_lab(config) as lab:
-        plan_path = out / "plan.yaml"
-        lab.write_plan(plan_path)
-        truth = lab.ground_truth()
-        (out / "ground-truth.json").write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
-        loaded = load_plan(str(plan_path), strict_env=True)
-        redactor = Redactor(loaded.secrets)
-        configure_logs(redactor, level)
-        report = await check_online(loaded, redactor)
-        return report, truth, lab.urls()
+def _truth(truth: dict[str, Any], checks: set[str]) -> dict[str, set[Key]]:
+    out: dict[str, set[Key]] = {}
+    for flaw in truth.get("flaws", []):
+        if flaw["check"] not in checks:
+            continue
+        for cell in flaw["cells"]:
+            op = cell.get("operation")
+            place = f"{op['method']} {op['path']}" if op else str(cell.get("topic"))
+            out.setdefault(flaw["check"], set()).add((flaw["check"], place, cell["relation"]))
+    return out
 
 
 @app.command("demo")
 def demo(
     ctx: typer.Context,
-    out: Path = typer.Option(Path("out/demo"), "--out", help="Where the plan, ground truth and reports go."),
+    out: Path = typer.Option(Path("out/demo"), "--out", help="Where the plan, evidence store and reports go."),
     flaws: str = typer.Option("all", "--flaws", help="Lab flaws: all, none, or ids separated by commas."),
     shape_seed: int = typer.Option(0, "--shape-seed", help="Lab API surface variant."),
 ) -> int:
-    """Start the deliberately flawed lab provider, vet it, and print a summary."""
+    """Start the deliberately flawed lab provider, probe it, write the reports, print a summary."""
+    from iotvet.lab.runner import LabConfig, lab_in_thread, resolve_flaws
+
     out.mkdir(parents=True, exist_ok=True)
     console = Console(highlight=False)
     console.print(f"[bold]iotvet demo[/]: starting the lab provider (flaws: {escape(flaws)}, shape {shape_seed})")
-    report, truth, urls = asyncio.run(_demo(out, flaws, shape_seed, verbosity(ctx)))
-    for name, url in urls.items():
-        console.print(f"  {escape(name):<18} {escape(url)}")
-    alive = sum(1 for r in report.rows if r.alive)
-    dead = [r for r in report.rows if r.alive is False]
-    entries = truth.get("flaws", [])
-    cells = sum(len(f["cells"]) for f in entries) if isinstance(entries, list) else 0
-    table = Table("what", "result", title="summary")
-    table.add_row("identities logged in (HTTPS API, MQTTS broker)", f"{alive} of {len(report.rows)}")
-    table.add_row("API description", "fetched" if report.spec_problem is None else escape(report.spec_problem))
-    table.add_row("flaws switched on in the lab", str(len(entries) if isinstance(entries, list) else 0))
-    table.add_row("ground-truth cells the probes must find", str(cells))
-    table.add_row("files", escape(f"{out / 'plan.yaml'}, {out / 'ground-truth.json'}"))
+    db = out / "iotvet.db"
+    db.unlink(missing_ok=True)
+    with lab_in_thread(LabConfig(flaws=resolve_flaws(flaws), shape_seed=shape_seed, workdir=out / "lab")) as lab:
+        for name, url in lab.urls().items():
+            console.print(f"  {escape(name):<18} {escape(url)}")
+        plan_path = out / "plan.yaml"
+        lab.write_plan(plan_path)
+        truth = lab.ground_truth()
+        run_id, outcome, redactor = probe_into_store(plan_path, str(db), level=verbosity(ctx))
+    with Store.open(f"sqlite:///{db}", redactor=redactor) as store:
+        data = store.load_run(run_id)
+    report = build_report(data)
+    for fmt, name in REPORTS.items():
+        write_atomic(out / name, render(fmt, report))
+    ran = {c.check for c in data.cells}
+    want = _truth(truth, ran)
+    got = {(f.check, f.target, f.relation.value if f.relation else "") for f in data.findings}
+    table = Table("check", "ground truth", "found", "missed", "not planted", title="iotvet demo: lab vs findings")
+    for check in sorted(ran):
+        planted = want.get(check, set())
+        found = {g for g in got if g[0] == check}
+        table.add_row(check, str(len(planted)), str(len(found & planted)), str(len(planted - found)),
+                      str(len(found - planted)))
     console.print(table)
-    for row in dead:
-        console.print(f"[red]dead[/] {escape(row.identity)}: {escape(row.reason)}")
-    return EXIT_INCOMPLETE if report.incomplete else 0
+    verdicts: dict[str, int] = {}
+    for cell in data.cells:
+        verdicts[cell.verdict.value] = verdicts.get(cell.verdict.value, 0) + 1
+    console.print(f"cells: {', '.join(f'{n} {v}' for v, n in sorted(verdicts.items()))}; "
+                  f"{len(data.findings)} findings; {outcome.requests} requests")
+    not_run = sorted({f["check"] for f in truth.get("flaws", [])} - ran)
+    if not_run:
+        console.print(f"planted flaws whose checks ship in later releases: {escape(', '.join(not_run))}")
+    console.print(f"reports: {escape(', '.join(str(out / n) for n in REPORTS.values()))}; "
+                  f"evidence store: {escape(str(db))} (iotvet report --db {escape(str(db))} {escape(run_id)})")
+    for why in outcome.incomplete:
+        console.print(f"[red]incomplete[/]: {escape(redactor.text(why))}")
+    return EXIT_INCOMPLETE if outcome.incomplete else 0

@@ -99,16 +99,16 @@ def load_baseline(store: Store, ref: str) -> Baseline:
     return baseline_from_run(store.load_run(ref))
 
 
-def _color(no_color: bool) -> bool:
+def use_color(no_color: bool) -> bool:
     return not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
 
 
-def _width() -> int:
+def term_width() -> int:
     """The terminal's width; 140 columns when stdout is a file or a pipe."""
     return max(80, shutil.get_terminal_size((140, 24)).columns) if sys.stdout.isatty() else 140
 
 
-def _summary(report: Report, code: int, fail_on: str) -> str:
+def summary_line(report: Report, code: int, fail_on: str) -> str:
     run = report.data.run
     counts: dict[str, int] = {}
     for f in report.active:
@@ -155,12 +155,12 @@ def report_cmd(
         err.print(Text("warning: " + one_line(warning), style="yellow"))
     if not quiet:
         if fmt == "table":
-            out = table_out.render(report, color=_color(no_color), width=_width())
+            out = table_out.render(report, color=use_color(no_color), width=term_width())
         else:
             out = render(fmt, report)
         typer.echo(out.decode("utf-8"), nl=False)
     code = exit_code(report, threshold)
-    err.print(Text(_summary(report, code, fail_on)))
+    err.print(Text(summary_line(report, code, fail_on)))
     return code
 
 
@@ -181,7 +181,7 @@ def runs_cmd(
     for s in summaries:
         table.add_row(Text(one_line(s.run.id)), iso(s.run.started) or "", s.run.status.value,
                       Text(one_line(s.run.target, 60)), str(s.findings), str(s.exchanges))
-    Console(highlight=False, markup=False, width=_width()).print(table)
+    Console(highlight=False, markup=False, width=term_width()).print(table)
     return 0
 
 
@@ -200,6 +200,6 @@ def diff_cmd(
     threshold = parse_fail_on(fail_on)
     with open_store(db) as store:
         diff = diff_runs(store.load_run(run_a), store.load_run(run_b))
-    out = render_json(diff) if fmt == "json" else render_table(diff, color=_color(no_color), width=_width())
+    out = render_json(diff) if fmt == "json" else render_table(diff, color=use_color(no_color), width=term_width())
     typer.echo(out.decode("utf-8"), nl=False)
     return 1 if diff.regressions(threshold) else 0

@@ -110,7 +110,7 @@ class Exchange:
         return self.response is not None and not self.response.truncated and self.error is None
 
 
-Listener = Callable[[Exchange], None]
+Listener = Callable[[Exchange], object]
 
 
 class _ScopedResolver(AbstractResolver):

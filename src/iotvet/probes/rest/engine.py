@@ -18,6 +18,7 @@ from iotvet.auth.session import Session
 from iotvet.checks.registry import registry
 from iotvet.checks.relations import missing_advice
 from iotvet.checks.rest_context import Inventory, RestContext
+from iotvet.checks.rest_pairs import pairs_for
 from iotvet.core.records import Cell, Finding, Relation, Verdict
 from iotvet.core.redact import Redactor
 from iotvet.plan.schema import Plan
@@ -80,7 +81,7 @@ def plan_cells(op: ApiOperation, kind: str, tenant_header: bool) -> list[tuple[s
 
 
 async def probe_rest(plan: Plan, model: ApiModel, sessions: dict[str, Session], redactor: Redactor, *,
-                     on_cell: Callable[[Cell], None], on_finding: Callable[[Finding], None],
+                     on_cell: Callable[[Cell], object], on_finding: Callable[[Finding], object],
                      only: set[str] | None = None) -> RestSummary:
     """Run the REST checks (all, or ``only`` these ids) and report every cell and finding."""
     summary = RestSummary()
@@ -96,7 +97,6 @@ async def probe_rest(plan: Plan, model: ApiModel, sessions: dict[str, Session], 
     inventory = await discover(model, sessions)
     ctx = RestContext(plan=plan, model=model, sessions=sessions, inventory=inventory, redactor=redactor,
                       decide=decide)
-    covered: set[Relation] = set()
     from iotvet.checks.rest_reads import tenant_params
 
     for op in model.operations:
@@ -109,9 +109,7 @@ async def probe_rest(plan: Plan, model: ApiModel, sessions: dict[str, Session], 
                 decide(ctx.cell(check, op, relation, Verdict.NOT_TESTED,
                                 f"no identity was shown a value for {names}"), None)
                 continue
-            before = summary.by_verdict.get("not-tested", 0)
             await registry.get(check).func(ctx, op, relation)
-            if summary.by_verdict.get("not-tested", 0) == before:
-                covered.add(relation)
+    covered = {r for r in Relation if pairs_for(ctx, r)} | {Relation.ANONYMOUS}
     summary.untested = {r.value: advice for r, advice in missing_advice(plan.identities, covered).items()}
     return summary

@@ -1,0 +1,117 @@
+"""``iotvet probe PLAN``: vet a provider with the plan's identities and write the evidence and reports."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from iotvet.cli.app import app, verbosity
+from iotvet.cli.report_cmds import (
+    DB_HELP,
+    load_baseline,
+    load_rules,
+    parse_outputs,
+    summary_line,
+    term_width,
+    use_color,
+    write_atomic,
+)
+from iotvet.core.errors import UserError
+from iotvet.core.logs import configure as configure_logs
+from iotvet.core.redact import Redactor
+from iotvet.plan import load_plan
+from iotvet.probes.run import RunOutcome, Sinks, run_probe
+from iotvet.report import FORMATS, build_report, exit_code, parse_fail_on, render, table_out
+from iotvet.store import Store, resolve_url
+from iotvet.store.rundata import IdentityInfo, RunStatus, Untested
+
+
+def probe_into_store(plan_path: Path, store_url: str | None, *, progress: bool = True, level: int = 0,
+                     only: set[str] | None = None) -> tuple[str, RunOutcome, Redactor]:
+    """Run a probe, recording everything in the store; returns the run id and how it ended."""
+    loaded = load_plan(str(plan_path), strict_env=True)
+    redactor = Redactor(loaded.secrets)
+    configure_logs(redactor, level)
+    plan = loaded.plan
+    err = Console(stderr=True, highlight=False, markup=False)
+    with Store.open(resolve_url(store_url), redactor=redactor) as store:
+        run_id = store.start_run(
+            plan_digest=hashlib.sha256(plan_path.read_bytes()).hexdigest(), plan_file=str(plan_path),
+            target=plan.target.base_url if plan.target else (plan.mqtt.url if plan.mqtt else ""),
+            mode=plan.safety.mode, identities=[IdentityInfo.from_plan(i) for i in plan.identities],
+            budgets={"rate": plan.safety.rate, "concurrency": plan.safety.concurrency,
+                     "max_requests": plan.safety.max_requests, "max_duration": plan.safety.max_duration})
+        sinks = Sinks(cell=store.record_cell, finding=store.record_finding, exchange=store.record_exchange,
+                      progress=(lambda msg: err.print(Text(f"iotvet: {msg}"))) if progress else (lambda _: None))
+        try:
+            outcome = asyncio.run(run_probe(loaded, redactor, sinks, run_id=run_id, only=only))
+        except UserError as exc:
+            store.finish_run(RunStatus.INCOMPLETE, reason=str(exc))
+            raise
+        except KeyboardInterrupt:
+            store.finish_run(RunStatus.INTERRUPTED, reason="interrupted")
+            raise
+        if outcome.rest is not None:
+            store.set_untested(Untested(relation=r, reason="no pair of plan identities in this class", add=advice,
+                                        plane="http") for r, advice in outcome.rest.untested.items())
+        status = RunStatus.INCOMPLETE if outcome.incomplete else RunStatus.COMPLETE
+        store.finish_run(status, reason="; ".join(outcome.incomplete),
+                         budgets={"requests_sent": outcome.requests, "max_requests": plan.safety.max_requests})
+    for dead in outcome.dead:
+        err.print(Text(redactor.text(f"dead identity {dead.identity}: {dead.reason}"), style="red"))
+    return run_id, outcome, redactor
+
+
+@app.command("probe")
+def probe_cmd(
+    ctx: typer.Context,
+    plan_path: Path = typer.Argument(..., metavar="PLAN", help="The plan file."),
+    db: str = typer.Option(None, "--db", help=DB_HELP),
+    fmt: str = typer.Option("table", "--format", "-f", help=f"Printed on stdout: {'|'.join(FORMATS)}."),
+    outputs: list[str] = typer.Option([], "--output", "-o", metavar="FORMAT=PATH",
+                                      help="Also write FORMAT to PATH; repeatable (e.g. -o sarif=iotvet.sarif)."),
+    fail_on: str = typer.Option("high", "--fail-on", help="Exit 1 on a finding at or above: "
+                                "info|low|medium|high|critical, or none."),
+    ignore_file: Path = typer.Option(None, "--ignore-file", help="Ignore file (default ./.iotvetignore.yaml)."),
+    baseline: str = typer.Option(None, "--baseline", metavar="RUN_ID|FILE", help="Report only new findings."),
+    checks: str = typer.Option(None, "--checks", help="Only these check ids, separated by commas."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on stdout (files and exit code only)."),
+    no_color: bool = typer.Option(False, "--no-color", help="No colours (also: NO_COLOR)."),
+) -> int:
+    """Probe the provider with the plan's identities: every finding proven from the victim's side.
+
+    Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or input error, 3 incomplete.
+    """
+    if fmt not in FORMATS:
+        raise UserError(f"--format: unknown format {fmt!r} (one of {', '.join(FORMATS)})")
+    threshold = parse_fail_on(fail_on)
+    files = parse_outputs(outputs)
+    rules = load_rules(ignore_file)
+    only = None
+    if checks:
+        from iotvet.checks import CATALOGUE
+
+        only = {c.strip() for c in checks.split(",") if c.strip()}
+        unknown = sorted(only - set(CATALOGUE))
+        if unknown:
+            raise UserError(f"--checks: unknown check id(s) {', '.join(unknown)} (see iotvet checks)")
+    run_id, _, redactor = probe_into_store(plan_path, db, progress=not quiet, level=verbosity(ctx), only=only)
+    with Store.open(resolve_url(db), redactor=redactor) as store:
+        data = store.load_run(run_id)
+        base = load_baseline(store, baseline) if baseline else None
+    report = build_report(data, rules=rules, baseline=base)
+    for fmt_, path in files:
+        write_atomic(path, render(fmt_, report))
+    err = Console(stderr=True, highlight=False, markup=False)
+    if not quiet:
+        out = table_out.render(report, color=use_color(no_color), width=term_width()) if fmt == "table" \
+            else render(fmt, report)
+        typer.echo(out.decode("utf-8"), nl=False)
+    code = exit_code(report, threshold)
+    err.print(Text(summary_line(report, code, fail_on)))
+    return code

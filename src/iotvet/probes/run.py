@@ -1,0 +1,89 @@
+"""One probe run from a loaded plan: preflight, REST probe, evidence to the store.
+
+The store is handed in as callbacks (cells, findings, exchanges), so this layer does not depend
+on how evidence is kept. A run is *incomplete* when an identity is dead, a budget was spent or a
+request was refused for scope: the exit code says so, and the report names why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from iotvet.api.fetch import transport_fetcher
+from iotvet.api.openapi import load_openapi
+from iotvet.auth import Liveness, open_sessions
+from iotvet.core.errors import UserError
+from iotvet.core.ids import new_run_id
+from iotvet.core.records import Cell, Finding
+from iotvet.core.redact import Redactor
+from iotvet.core.scope import Scope
+from iotvet.plan import LoadedPlan
+from iotvet.probes.rest.engine import RestSummary, probe_rest
+from iotvet.transport import Governor, HttpTransport
+from iotvet.transport.http import Exchange
+
+
+@dataclass
+class RunOutcome:
+    """How a run ended."""
+
+    rest: RestSummary | None = None
+    dead: list[Liveness] = field(default_factory=list)
+    incomplete: list[str] = field(default_factory=list)
+    requests: int = 0
+
+
+@dataclass
+class Sinks:
+    """Where a run's evidence goes."""
+
+    cell: Callable[[Cell], object]
+    finding: Callable[[Finding], object]
+    exchange: Callable[[Exchange], object]
+    progress: Callable[[str], None] = lambda _: None
+
+
+async def run_probe(loaded: LoadedPlan, redactor: Redactor, sinks: Sinks, *, run_id: str | None = None,
+                    only: set[str] | None = None) -> RunOutcome:
+    """Preflight every identity, then probe. Raises UserError for an unusable API description."""
+    plan = loaded.plan
+    outcome = RunOutcome()
+    if plan.target is None or plan.target.openapi is None:
+        outcome.incomplete.append("no OpenAPI description in the plan: the REST probe needs target.openapi "
+                                  "(HAR and Postman input come with a later release)")
+        return outcome
+    safety = plan.safety
+    governor = Governor(rate=safety.rate, concurrency=safety.concurrency, max_requests=safety.max_requests,
+                        max_duration=safety.max_duration)
+    ca = loaded.resolve(plan.target.ca).as_posix() if plan.target.ca else None
+    async with HttpTransport(Scope(plan.scope.hosts), governor, run_id=run_id or new_run_id(),
+                             request_timeout=safety.request_timeout, max_body=safety.max_body,
+                             max_redirects=safety.max_redirects, ca=ca, proxy=plan.target.proxy,
+                             extra_headers=tuple(plan.target.headers.items())) as http:
+        http.listen(sinks.exchange)
+        sinks.progress("reading the API description")
+        source = plan.target.openapi
+        model = await load_openapi(source if "://" in source else str(loaded.resolve(source)), transport_fetcher(http))
+        sinks.progress("logging every identity in")
+        sessions = await open_sessions(loaded, http, redactor)
+        lives = await asyncio.gather(*(s.verify() for name, s in sessions.items() if name != "anonymous"))
+        outcome.dead = [life for life in lives if life.alive is False]
+        if outcome.dead:
+            outcome.incomplete.append("dead identities: " + ", ".join(d.identity for d in outcome.dead))
+            outcome.requests = governor.usage.permits
+            return outcome
+        sinks.progress(f"probing {len(model.operations)} operations")
+        outcome.rest = await probe_rest(plan, model, sessions, redactor, on_cell=sinks.cell,
+                                        on_finding=sinks.finding, only=only)
+        errors = http.stats.errors
+        for kind, why in (("budget-exhausted", "max_requests was spent"), ("deadline", "max_duration was spent"),
+                          ("out-of-scope", "requests outside scope were refused")):
+            if errors.get(kind):
+                outcome.incomplete.append(f"{why} ({errors[kind]} requests not sent)")
+        outcome.requests = governor.usage.permits
+    return outcome
+
+
+__all__ = ["RunOutcome", "Sinks", "UserError", "run_probe"]
