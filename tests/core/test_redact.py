@@ -85,3 +85,12 @@ def test_logs_pass_through_the_redactor(capfd: object) -> None:
     assert "login with" in err and "child logger" in err
     assert SECRET not in err and quote(SECRET, safe="") not in err
     assert "[REDACTED:ana.password]" in err
+
+
+def test_unknown_jwts_lose_their_signature_but_keep_their_claims() -> None:
+    import jwt
+
+    token = jwt.encode({"sub": "victim", "brand": "nordvik"}, "k" * 32, algorithm="HS256")
+    head, claims, sig = token.split(".")
+    out = Redactor().text(f'{{"leaked": "{token}"}}')
+    assert sig not in out and f"{head}.{claims}.[REDACTED:jwt-signature]" in out

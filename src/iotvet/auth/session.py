@@ -7,6 +7,7 @@ no later output can contain them.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -119,7 +120,8 @@ class Session:
             auth = self.auth
             assert isinstance(auth, LoginAuth | OAuth2Auth)
             if isinstance(auth, LoginAuth):
-                exchange = await self._send_spec(auth.request, purpose="login", authenticated=False)
+                exchange = await self._send_spec(auth.request, purpose="login", authenticated=False,
+                                                 before_emit=self._learn)
             else:
                 fields = {"grant_type": "client_credentials", "client_id": auth.client_id,
                           "client_secret": auth.client_secret.get_secret_value()}
@@ -131,7 +133,8 @@ class Session:
                                   (("Content-Type", "application/x-www-form-urlencoded"),
                                    ("Accept", "application/json")),
                                   encode_form(fields), self.name, "login")
-                exchange = await self.http.send(request, tls=self.tls, follow_redirects=False)
+                exchange = await self.http.send(request, tls=self.tls, follow_redirects=False,
+                                                before_emit=self._learn)
             if exchange.response is None:
                 self.login_error = f"login failed: {exchange.error}"
                 return self.login_error
@@ -189,11 +192,25 @@ class Session:
         return Request(method.upper(), _join(self.base_url, path, merged_query), tuple(all_headers), body,
                        self.name, purpose)
 
-    async def _send_spec(self, spec: RequestSpec, *, purpose: str, authenticated: bool = True) -> Exchange:
+    async def _send_spec(self, spec: RequestSpec, *, purpose: str, authenticated: bool = True,
+                         before_emit: Callable[[Exchange], object] | None = None) -> Exchange:
         placement = await self._placement() if authenticated else Placement()
         request = self._build(spec.method, spec.path, placement, json_body=spec.json_body, form=spec.form,
                               headers=spec.headers, query=spec.query, purpose=purpose)
-        return await self.http.send(request, tls=self.tls)
+        return await self.http.send(request, tls=self.tls, before_emit=before_emit)
+
+    def _learn(self, exchange: Exchange) -> None:
+        """Teach the redactor what a login answer carries, before the exchange reaches any sink."""
+        response = exchange.response
+        if response is None or not isinstance(self.auth, LoginAuth | OAuth2Auth):
+            return
+        for name, value in response_cookies(response).items():
+            self.redactor.add(value, f"{self.name}.cookie.{name}")
+        for value in body_secrets(response):
+            self.redactor.add(value, f"{self.name}.issued")
+        issued = extract_token(self.auth, response)
+        if not isinstance(issued, str):
+            self.redactor.add(issued.value, f"{self.name}.token")
 
     async def request(self, method: str, path: str, *, json_body: Any = None, form: dict[str, str] | None = None,
                       body: bytes | None = None, headers: dict[str, str] | None = None,

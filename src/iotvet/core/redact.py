@@ -16,6 +16,9 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+# A JWT nobody told us about (found in a target's answer) is still a credential: keep its header and
+# claims, which are evidence, and drop the signature, which is what makes it usable.
+_JWT = re.compile(r"\b(eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,})\.[A-Za-z0-9_-]{16,}")
 MIN_SECRET_LEN = 4  # shorter values are too common to scrub without destroying the output
 _MIN_B64_CORE = 6  # the part of an embedded base64 form that depends on the secret alone
 
@@ -84,10 +87,12 @@ class Redactor:
 
     def text(self, value: str) -> str:
         """``value`` with every secret form replaced by its label."""
-        pattern = self._compiled()
-        if pattern is None or not value:
+        if not value:
             return value
-        return pattern.sub(lambda m: f"[REDACTED:{self._labels[m.group(0)]}]", value)
+        pattern = self._compiled()
+        if pattern is not None:
+            value = pattern.sub(lambda m: f"[REDACTED:{self._labels[m.group(0)]}]", value)
+        return _JWT.sub(r"\1.[REDACTED:jwt-signature]", value)
 
     def bytes(self, value: bytes) -> bytes:
         """Like :meth:`text` for bytes (decoded leniently, so binary stays close to itself)."""

@@ -263,16 +263,18 @@ class HttpTransport:
         tls: TlsOptions | None = None,
         follow_redirects: bool | None = None,
         parent: str | None = None,
+        before_emit: Listener | None = None,
     ) -> Exchange:
         """Send ``request`` within scope and budgets; never raises for target behaviour.
 
         The returned exchange holds a response, or an error saying why there is none
         (out of scope, budget spent, timeout, reset, oversize body, open circuit ...).
-        Redirects are followed only within scope and ``max_redirects``.
+        Redirects are followed only within scope and ``max_redirects``. ``before_emit`` sees each
+        exchange before any listener does: a login uses it to teach the redactor the token it carries.
         """
         tls = tls or TlsOptions(ca=self.ca)
         hops = self.max_redirects if follow_redirects is None or follow_redirects else 0
-        exchange = await self._send_with_retries(request, tls, parent)
+        exchange = await self._send_with_retries(request, tls, parent, before_emit)
         while (hops > 0 and exchange.response is not None and exchange.response.status in _REDIRECTS
                and exchange.response.header("Location")):
             hops -= 1
@@ -280,13 +282,14 @@ class HttpTransport:
             method = "GET" if exchange.response.status == 303 else request.method
             body = None if method == "GET" else request.body
             request = Request(method, location, request.headers, body, request.identity, request.purpose)
-            exchange = await self._send_with_retries(request, tls, exchange.id)
+            exchange = await self._send_with_retries(request, tls, exchange.id, before_emit)
         return exchange
 
-    async def _send_with_retries(self, request: Request, tls: TlsOptions, parent: str | None) -> Exchange:
+    async def _send_with_retries(self, request: Request, tls: TlsOptions, parent: str | None,
+                                 before_emit: Listener | None = None) -> Exchange:
         attempt = 0
         while True:
-            exchange = await self._attempt(request, tls, parent)
+            exchange = await self._attempt(request, tls, parent, before_emit)
             response = exchange.response
             if response is None or response.status not in (429, 503) or attempt >= self.max_retries:
                 return exchange
@@ -297,7 +300,8 @@ class HttpTransport:
             parent = exchange.id
             await asyncio.sleep(delay)
 
-    async def _attempt(self, request: Request, tls: TlsOptions, parent: str | None) -> Exchange:
+    async def _attempt(self, request: Request, tls: TlsOptions, parent: str | None,
+                       before_emit: Listener | None = None) -> Exchange:
         exchange = Exchange(id=f"h{next(self._ids)}", request=request, started=time.time(), parent=parent)
         host = "?"
         try:
@@ -334,6 +338,8 @@ class HttpTransport:
             self.stats.errors[err.kind.value] = self.stats.errors.get(err.kind.value, 0) + 1
         log.debug("%s %s %s -> %s", exchange.id, request.method, request.url,
                   exchange.response.status if exchange.response else exchange.error)
+        if before_emit is not None:
+            before_emit(exchange)
         self._emit(exchange)
         return exchange
 
