@@ -168,8 +168,9 @@ def body_secrets(response: Response) -> list[str]:
         elif isinstance(value, list):
             for v in value:
                 walk(v, key)
-        elif isinstance(value, str) and any(m in key.lower() for m in ("token", "secret", "session", "key")):
-            found.append(value)
+        elif (isinstance(value, str) and len(value) >= 8 and not key.lower().endswith(("type", "_in", "expires"))
+              and any(m in key.lower() for m in ("token", "secret", "session", "key"))):
+            found.append(value)  # token_type: "Bearer" is no secret; scrubbing it would garble every header
 
     walk(response.json())
     return found
