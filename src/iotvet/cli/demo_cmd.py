@@ -15,8 +15,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from iotvet.cli.app import app, verbosity
+from iotvet.cli.files import write_atomic
 from iotvet.cli.probe_cmd import probe_into_store
-from iotvet.cli.report_cmds import write_atomic
 from iotvet.report import build_report, render
 from iotvet.store import Store
 

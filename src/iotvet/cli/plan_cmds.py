@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import tempfile
 from importlib import resources
 from pathlib import Path
 
@@ -14,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from iotvet.cli.app import app, verbosity
+from iotvet.cli.files import write_atomic
 from iotvet.core.errors import Source, UserError
 from iotvet.core.logs import configure as configure_logs
 from iotvet.core.redact import Redactor
@@ -31,14 +30,7 @@ def init(
     if path.exists() and not force:
         raise UserError("exists already; use --force to overwrite it", Source(str(path)))
     text = resources.files("iotvet.plan").joinpath("example.yaml").read_text(encoding="utf-8")
-    directory = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".iotvet-init-")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise UserError(f"cannot write: {exc.strerror}", Source(str(path))) from None
+    write_atomic(path, text.encode("utf-8"))
     typer.echo(f"wrote {path}; edit it, then run: iotvet validate {path}")
     return 0
 

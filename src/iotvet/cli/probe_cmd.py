@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.text import Text
 
 from iotvet.cli.app import app, verbosity
+from iotvet.cli.files import write_atomic
 from iotvet.cli.report_cmds import (
     DB_HELP,
     load_baseline,
@@ -19,7 +20,6 @@ from iotvet.cli.report_cmds import (
     summary_line,
     term_width,
     use_color,
-    write_atomic,
 )
 from iotvet.core.errors import UserError
 from iotvet.core.logs import configure as configure_logs

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import typer
@@ -14,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from iotvet.cli.app import app
+from iotvet.cli.files import write_atomic
 from iotvet.core.errors import Source, UserError
 from iotvet.plan.yamlsource import read_yaml
 from iotvet.report import (
@@ -57,21 +57,6 @@ def parse_outputs(values: list[str]) -> list[tuple[str, Path]]:
             raise UserError(f"--output {value!r}: unknown format {fmt!r} (one of {', '.join(FORMATS)})")
         out.append((fmt, Path(path)))
     return out
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder, so readers never see half a file."""
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        raise UserError(f"cannot write: {exc.strerror}", Source(str(path))) from None
 
 
 def load_rules(ignore_file: Path | None) -> list[IgnoreRule]:
