@@ -122,7 +122,8 @@ def judge(check: str, observation: Observation) -> Judgement:
     if outcome is Outcome.CANARY:
         return Judgement(Verdict.LEAK, leak + detail)
     if outcome is Outcome.SENTINEL:
-        return Judgement(Verdict.ENFORCED, f"{enforced}: the sentinel sent after it arrived first{detail}")
+        return Judgement(Verdict.ENFORCED, f"{enforced}: a sentinel published after the canary arrived "
+                                           f"first{detail}")
     if outcome is Outcome.QUIET:
         return Judgement(Verdict.ENFORCED, f"{enforced}: not observed within the quiet window and no sentinel "
                                            f"channel exists{detail}")

@@ -38,7 +38,8 @@ from iotvet.transport.mqtt import (
 
 EXCERPT: Final = 512
 MAX_SIGHTINGS: Final = 20_000
-MAX_OPENS: Final = 12
+MAX_OPENS: Final = 64
+MAX_FAILURES: Final = 3
 _MARK: Final = CANARY_PREFIX.encode()
 
 
@@ -155,6 +156,7 @@ class Session:
     failure: str = ""
     refused: ConnectResult | None = None
     opens: int = 0
+    failures: int = 0
 
     @property
     def live(self) -> bool:
@@ -237,7 +239,7 @@ class SessionPool:
         session = self.sessions[key]
         if session.live:
             return True
-        if session.refused is not None or session.opens >= MAX_OPENS:
+        if session.refused is not None or session.opens >= MAX_OPENS or session.failures >= MAX_FAILURES:
             session.failure = session.failure or "the connection keeps dropping"
             return False
         session.opens += 1
@@ -246,7 +248,9 @@ class SessionPool:
             result = await self.connect(client)
         except TargetError as exc:
             session.failure = str(exc)
+            session.failures += 1
             return False
+        session.failures = 0
         if not result.accepted:
             session.refused = result
             session.failure = f"CONNACK refused: {result.reason}"
@@ -278,12 +282,16 @@ class SessionPool:
         await self._close_client(client)
 
     async def ensure(self, key: str) -> bool:
-        """The main session is connected (reconnecting once if it was lost)."""
+        """The main session is connected (reconnecting if it was lost)."""
         return key in self.sessions and await self.open(key)
+
+    async def ensure_all(self, keys: Iterable[str]) -> None:
+        """:meth:`ensure` for several sessions at once."""
+        await asyncio.gather(*(self.ensure(k) for k in sorted(set(keys))))
 
     @contextlib.asynccontextmanager
     async def use(self, exclusive: Iterable[str] = (), shared: Iterable[str] = ()) -> AsyncIterator[None]:
-        """Hold sessions for one test: ``exclusive`` ones alone, ``shared`` ones reconnected if need be."""
+        """Hold sessions for one test (``exclusive`` ones alone), each reconnected first if it was lost."""
         wanted_exclusive = {k for k in exclusive if k in self.sessions}
         wanted_shared = {k for k in shared if k in self.sessions} - wanted_exclusive
         order = sorted(wanted_exclusive | wanted_shared)
@@ -293,9 +301,7 @@ class SessionPool:
                 mode = key in wanted_exclusive
                 await self.sessions[key].lock.acquire(mode)
                 held.append((key, mode))
-            for key in order:
-                if key in wanted_shared:
-                    await self.ensure(key)
+            await asyncio.gather(*(self.ensure(key) for key in order))
             yield
         finally:
             for key, mode in reversed(held):

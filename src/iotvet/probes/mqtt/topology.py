@@ -248,7 +248,8 @@ class Topology:
                         victims.append(pick.subject)
             selection.reads[template.name] = chosen
         selection.intrusive = self._intrusive(anonymous)
-        selection.untested = missing_advice(self.identities, covered) if self.templates else {}
+        people = [i for i in self.identities if not is_platform(i)]
+        selection.untested = missing_advice(people, covered) if self.templates else {}
         return selection
 
     def command_template(self) -> Template | None:
