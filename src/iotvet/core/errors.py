@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 
 
@@ -42,7 +43,8 @@ class UserError(IotvetError):
     def __init__(self, message: str, source: Source | None = None) -> None:
         self.message = message
         self.source = source
-        super().__init__(f"{source}: {message}" if source else message)
+        text = f"{source}: {message}" if source else message
+        super().__init__(re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], text))  # one line
 
 
 class TargetErrorKind(enum.StrEnum):

@@ -46,6 +46,8 @@ class Scope:
     def allows(self, scheme: str, host: str, port: int | None) -> bool:
         """True when the host and port (default port of ``scheme`` when None) are in scope."""
         effective = port if port is not None else DEFAULT_PORTS.get(scheme.lower())
+        if effective is None:  # a scheme iotvet does not speak, without a port: refuse
+            return False
         name = _norm_host(host)
         for entry in self._entries:
             wanted = entry.port if entry.port is not None else DEFAULT_PORTS.get(scheme.lower())
@@ -60,12 +62,12 @@ class Scope:
 
     def allows_url(self, url: str) -> bool:
         """True when ``url`` (any scheme iotvet speaks) points inside scope."""
-        parts = urlsplit(url)
-        if not parts.hostname:
-            return False
         try:
+            parts = urlsplit(url)
             port = parts.port
-        except ValueError:
+        except ValueError:  # "http://[::1" or a bad port
+            return False
+        if not parts.hostname:
             return False
         return self.allows(parts.scheme, parts.hostname, port)
 

@@ -33,6 +33,16 @@ def _tag(model: type[BaseModel]) -> str | None:
     return str(args[0]) if args else None
 
 
+def _labels(c: Any, part: str | int) -> bool:
+    if not isinstance(part, str):
+        return False
+    if get_origin(c) is list:
+        return part.startswith("list[")
+    if isinstance(c, type) and issubclass(c, BaseModel):
+        return part == c.__name__ or part.endswith(f" {c.__name__}]")
+    return False
+
+
 def _field_names(model: type[BaseModel]) -> list[str]:
     return [f.alias or name for name, f in model.model_fields.items()]
 
@@ -45,6 +55,10 @@ def model_at(root: type[BaseModel], loc: tuple[str | int, ...]) -> type[BaseMode
         tagged = [m for m in models if _tag(m) == part]
         if tagged:
             candidates = tagged
+            continue
+        labelled = [c for c in candidates if _labels(c, part)]
+        if labelled:  # pydantic names the union member it tried: "list[...]" or "...RequestSpec]"
+            candidates = labelled
             continue
         nxt: list[Any] = []
         for c in candidates:
@@ -95,7 +109,7 @@ def _describe(err: ErrorDetails, root: type[BaseModel]) -> str:
         return f"unknown key {loc[-1]!r}{hint}{known}"
     if kind == "missing":
         return "required key is missing"
-    if kind == "literal_error":
+    if kind in ("literal_error", "enum"):
         expected = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
         got = err.get("input")
         return f"{got!r} is not one of {', '.join(expected)}{_suggest(str(got), expected)}"
@@ -116,6 +130,8 @@ def to_user_error(exc: ValidationError, doc: YamlDocument, root: type[BaseModel]
     errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
     first = errors[0]
     loc = tuple(first["loc"])
+    if first["type"] == "union_tag_invalid":  # point at the bad "type:" value, not at the mapping holding it
+        loc = (*loc, str((first.get("ctx") or {}).get("discriminator", "type")).strip("'"))
     path = _data_path(doc, loc)
     message = _describe(first, root)
     if len(errors) > 1:

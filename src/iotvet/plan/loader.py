@@ -141,7 +141,11 @@ def _check_sanity(loaded: LoadedPlan, doc: YamlDocument) -> None:
                             doc.source(path))
 
     def file_exists(name: str, path: Path_) -> None:
-        if not loaded.resolve(name).is_file():
+        try:
+            found = loaded.resolve(name).is_file()
+        except (OSError, RuntimeError, ValueError):  # name too long, ~unknown-user, ...
+            found = False
+        if not found:
             raise UserError(f"file not found: {name} (relative paths start at the plan's folder)",
                             doc.source(path))
 
@@ -210,6 +214,18 @@ def _check_sanity(loaded: LoadedPlan, doc: YamlDocument) -> None:
             loaded.warnings.append(PlanWarning(doc.source(here), "a device identity without credentials"))
 
 
+def _unique_names(doc: YamlDocument, data: dict[str, Any]) -> None:
+    idents = data.get("identities")
+    seen: dict[str, int] = {}
+    for i, ident in enumerate(idents if isinstance(idents, list) else []):
+        name = ident.get("name") if isinstance(ident, dict) else None
+        if isinstance(name, str):
+            if name in seen:
+                raise UserError(f"identity name {name!r} is used twice (first by identities[{seen[name]}])",
+                                doc.source(("identities", i, "name")))
+            seen[name] = i
+
+
 def load_plan(path: str, *, env: Mapping[str, str] | None = None, strict_env: bool = True) -> LoadedPlan:
     """Read, substitute, validate and sanity-check a plan file.
 
@@ -222,6 +238,7 @@ def load_plan(path: str, *, env: Mapping[str, str] | None = None, strict_env: bo
     unset: list[tuple[str, Path_]] = []
     from_env: list[tuple[str, str]] = []
     data = _substitute(doc, os.environ if env is None else env, strict_env, unset, from_env)
+    _unique_names(doc, data)
     try:
         plan = Plan.model_validate(data)
     except ValidationError as exc:

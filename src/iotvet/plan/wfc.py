@@ -152,8 +152,12 @@ def _login(login: _Login, where: Source) -> LoginAuth:
                 json_body = json.loads(login.payload_raw)
             except json.JSONDecodeError:
                 raise UserError("payloadRaw is not JSON although contentType is", where) from None
-    request = RequestSpec.model_validate(
-        {"method": login.verb, "path": path, "json": json_body, "form": form, "headers": headers})
+    try:
+        request = RequestSpec.model_validate(
+            {"method": login.verb, "path": path, "json": json_body, "form": form, "headers": headers})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise UserError(f"loginEndpointAuth: {first['msg'].removeprefix('Value error, ')}", where) from None
     if login.token is not None and login.token.extract_from_field:
         header = login.token.http_header_name or "Authorization"
         use = TokenUse(header=header, prefix=login.token.header_prefix or "")

@@ -59,9 +59,18 @@ class _Builder:
                             Source(self.file, node.start_mark.line + 1))
         self.lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
-            self.constructor.flatten_mapping(node)
             out: dict[Any, Any] = {}
+            merged: dict[Any, Any] = {}
             for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":  # << : own keys win, earlier merges win
+                    sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                    for src in sources:
+                        if not isinstance(src, yaml.MappingNode):
+                            raise UserError("<< merges a mapping or a list of mappings",
+                                            Source(self.file, src.start_mark.line + 1, format_path(path) or None))
+                        for k, v in self.build(src, path).items():
+                            merged.setdefault(k, v)
+                    continue
                 key = self.build(key_node, (*path, "<key>"))
                 if not isinstance(key, str | int | float | bool) or key is None:
                     where = Source(self.file, key_node.start_mark.line + 1, format_path(path) or None)
@@ -73,17 +82,17 @@ class _Builder:
                 self.lines[(*path, key)] = key_node.start_mark.line + 1
                 out[key] = self.build(value_node, (*path, key))
             self.lines.pop((*path, "<key>"), None)
-            return out
+            return {**merged, **out}
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
         try:
             return self.constructor.construct_object(node, deep=True)
-        except (ValueError, OverflowError) as exc:  # e.g. an impossible date such as 2026-02-30
-            raise UserError(f"unreadable value {node.value!r}: {exc}", Source(self.file, node.start_mark.line + 1,
-                                                                          format_path(path) or None)) from None
         except yaml.YAMLError as exc:
-            raise UserError(f"unreadable value: {exc}", Source(self.file, node.start_mark.line + 1,
-                                                                format_path(path) or None)) from None
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        except Exception:  # PyYAML constructors raise ValueError, IndexError, KeyError ... (!!int x, !!bool x)
+            problem = f"not a valid {node.tag.rsplit(':', 1)[-1]}"
+        raise UserError(f"unreadable value: {problem}",
+                        Source(self.file, node.start_mark.line + 1, format_path(path) or None))
 
 
 def load_yaml(text: str, file: str) -> YamlDocument:
@@ -92,12 +101,20 @@ def load_yaml(text: str, file: str) -> YamlDocument:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
         problem = exc.problem or exc.context or "not valid YAML"
+        if exc.context_mark is not None and exc.context and (mark is None or mark.index >= len(text.rstrip())):
+            mark, problem = exc.context_mark, f"{problem} {exc.context}"  # ran off the end: point at the opener
+        line = mark.line + 1 if mark else None
         raise UserError(f"not valid YAML: {problem}", Source(file, line)) from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise UserError(f"not valid YAML: {exc.reason} (character #x{char:04x})", Source(file, line)) from None
     except yaml.YAMLError as exc:
-        raise UserError(f"not valid YAML: {exc}", Source(file)) from None
-    except (RecursionError, ValueError) as exc:
+        raise UserError(f"not valid YAML: {str(exc).splitlines()[0]}", Source(file)) from None
+    except RecursionError:
+        raise UserError("the document nests too deeply", Source(file)) from None
+    except ValueError as exc:
         raise UserError(f"not valid YAML: {exc.__class__.__name__}", Source(file)) from None
     if node is None:
         return YamlDocument(file, None, {})
