@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from iotvet.core.errors import UserError
-from iotvet.core.scope import Scope
 from iotvet.api.fetch import transport_fetcher
 from iotvet.api.openapi import load_openapi
+from iotvet.core.errors import UserError
+from iotvet.core.scope import Scope
 from iotvet.transport import Governor, HttpTransport
 from tests.servers import Recorder, serve
 

@@ -28,9 +28,9 @@ import logging
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit
 
 import aiomqtt
@@ -47,6 +47,7 @@ MQTT_311: Final = 4
 """Protocol level of MQTT 3.1.1."""
 MQTT_5: Final = 5
 """Protocol level of MQTT 5.0."""
+T = TypeVar("T")
 _LIBRARY_LOG = logging.getLogger("iotvet.transport.mqtt.library")
 _LIBRARY_LOG.setLevel(logging.CRITICAL)  # paho reports every lost socket; the client records losses itself
 FAILURE: Final = 0x80
@@ -193,12 +194,14 @@ class ConnectResult:
 class Watch:
     """The first delivered payload holding one of ``needles`` (byte-wise substring match).
 
-    With ``retained`` only messages the broker flagged as retained count.
+    With ``retained`` only messages the broker flagged as retained count; with ``on``, a needle
+    listed there counts only on that topic (a copy elsewhere is someone else's business).
     """
 
-    def __init__(self, needles: Iterable[str], *, retained: bool = False) -> None:
+    def __init__(self, needles: Iterable[str], *, retained: bool = False, on: Mapping[str, str] | None = None) -> None:
         self.needles = tuple(needles)
         self.retained = retained
+        self.on = dict(on or {})
         self._raw = tuple(n.encode() for n in self.needles)
         self.hit: tuple[str, Received] | None = None
         self.seen: dict[str, Received] = {}
@@ -209,6 +212,8 @@ class Watch:
         if self.retained and not message.retain:
             return
         for needle, raw in zip(self.needles, self._raw, strict=True):
+            if needle in self.on and message.topic != self.on[needle]:
+                continue
             if needle not in self.seen and raw in message.payload:
                 self.seen[needle] = message
                 if self.hit is None:
@@ -241,6 +246,9 @@ class _AioClient(aiomqtt.Client):
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason_code: Any,
                        properties: Properties | None = None) -> None:
         self._owner._mark_lost(str(reason_code))
+        if not self._connected.done():  # closed before CONNACK: fail the connect now, not at its timeout
+            self._connected.add_done_callback(_retrieve)
+            self._connected.set_exception(aiomqtt.MqttError(f"connection closed before CONNACK ({reason_code})"))
         super()._on_disconnect(client, userdata, flags, reason_code, properties)
         self._disconnected.add_done_callback(_retrieve)
 
@@ -415,7 +423,8 @@ class MqttClient:
             self, endpoint.host, endpoint.port,
             username=self.creds.username, password=self.creds.password, identifier=self.creds.client_id,
             protocol=aiomqtt.ProtocolVersion.V5 if v5 else aiomqtt.ProtocolVersion.V311,
-            will=will, clean_session=None if v5 else self.clean, clean_start=self.clean if v5 else paho.MQTT_CLEAN_START_FIRST_ONLY,
+            will=will, clean_session=None if v5 else self.clean,
+            clean_start=self.clean if v5 else paho.MQTT_CLEAN_START_FIRST_ONLY,
             properties=properties,
             transport="websockets" if endpoint.websockets else "tcp",
             websocket_path=endpoint.path if endpoint.websockets else None,
@@ -469,17 +478,32 @@ class MqttClient:
             return []
         client = self._live()
         try:
-            codes = await client.subscribe([(f, qos) for f in filters], timeout=self._bounded())
+            codes = await self._unless_lost(client.subscribe([(f, qos) for f in filters], timeout=self._bounded()))
         except aiomqtt.MqttError as exc:
             raise _target_error(exc) from exc
         return [_code(c) for c in codes]
+
+    async def _unless_lost(self, operation: Awaitable[T]) -> T:
+        """``operation``'s result, or TargetError as soon as the connection ends (aiomqtt waits out its timeout)."""
+        task = asyncio.ensure_future(operation)
+        lost = asyncio.ensure_future(self._lost.wait())
+        try:
+            await asyncio.wait([task, lost], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            lost.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+            raise TargetError(TargetErrorKind.RESET, f"connection lost: {self.lost_reason}")
+        return task.result()
 
     async def unsubscribe(self, filters: Sequence[str]) -> None:
         """UNSUBSCRIBE and wait (boundedly) for UNSUBACK; no permit."""
         if not filters or not self.connected:
             return
         try:
-            await self._live().unsubscribe(list(filters), timeout=self._bounded())
+            await self._unless_lost(self._live().unsubscribe(list(filters), timeout=self._bounded()))
         except aiomqtt.MqttError as exc:
             raise _target_error(exc) from exc
 
@@ -504,9 +528,9 @@ class MqttClient:
             finally:
                 self._pubacks.pop(info.mid, None)
 
-    def watch(self, needles: Iterable[str], *, retained: bool = False) -> Watch:
+    def watch(self, needles: Iterable[str], *, retained: bool = False, on: Mapping[str, str] | None = None) -> Watch:
         """Start matching deliveries against ``needles`` (register before publishing what you wait for)."""
-        watch = Watch(needles, retained=retained)
+        watch = Watch(needles, retained=retained, on=on)
         self._watches.append(watch)
         return watch
 
