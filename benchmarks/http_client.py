@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -344,15 +344,22 @@ def bench_iotvet_transport(plan: Plan) -> Result | Skipped:
     return asyncio.run(run())
 
 
-def bench_wrk(plan: Plan, threads: int) -> Result | Skipped:
-    """(a) wrk with ``plan.connections`` connections on ``threads`` threads: the server's ceiling."""
+def bench_wrk(plan: Plan, threads: int, *, headers: Sequence[tuple[str, str]] = ()) -> Result | Skipped:
+    """(a) wrk with ``plan.connections`` connections on ``threads`` threads: the server's ceiling.
+
+    ``headers`` go on every request as ``-H "Name: value"`` (this benchmark sends none;
+    ``rest_probe.py`` sends a bearer token).
+    """
     wrk = shutil.which("wrk")
     if wrk is None:
         return Skipped("wrk", "wrk not installed (apt-get install -y wrk)")
     version = subprocess.run([wrk, "--version"], capture_output=True, text=True, check=False).stdout
 
     def run(duration: int) -> str:
-        cmd = [wrk, f"-t{threads}", f"-c{plan.connections}", f"-d{duration}s", "--timeout", "10s", plan.url]
+        cmd = [wrk, f"-t{threads}", f"-c{plan.connections}", f"-d{duration}s", "--timeout", "10s"]
+        for name, value in headers:
+            cmd += ["-H", f"{name}: {value}"]
+        cmd.append(plan.url)
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60, check=True)
         return proc.stdout
 
