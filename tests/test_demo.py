@@ -38,3 +38,10 @@ def test_demo_probes_the_lab_and_writes_clean_reports(tmp_path: Path, capfd: pyt
         blobs.append(wal.read_bytes().decode("latin-1"))
     assert [s for s in secrets for blob in blobs if s in blob] == []
     assert not [blob[:0] for blob in blobs if "eyJhbGci" in blob]  # no login-issued JWT either
+
+
+def test_demo_with_a_relative_output_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's command runs with the default, relative, out/demo."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", "--flaws", "none"]) == 0
+    assert (tmp_path / "out" / "demo" / "report.sarif").is_file()

@@ -48,6 +48,7 @@ def demo(
     from iotvet.lab.runner import LabConfig, lab_in_thread, resolve_flaws
 
     out.mkdir(parents=True, exist_ok=True)
+    out = out.resolve()
     console = Console(highlight=False)
     console.print(f"[bold]iotvet demo[/]: starting the lab provider (flaws: {escape(flaws)}, shape {shape_seed})")
     db = out / "iotvet.db"
