@@ -56,6 +56,24 @@ class View:
         """The body as text ('' without an answer)."""
         return self.exchange.response.text if self.exchange.response else ""
 
+    @property
+    def unusable(self) -> str | None:
+        """Why this answer cannot be judged (no answer, cut off, redirected), or None."""
+        ex = self.exchange
+        if ex.response is None or ex.error is not None:
+            return f"no usable answer: {ex.error}"
+        if 300 <= ex.response.status < 400:
+            where = self.redact_location(ex.response.header("Location") or "")
+            return f"redirected (HTTP {ex.response.status}) to {where or 'nowhere'}; redirects are not followed"
+        if ex.response.status == 429:
+            return "rate-limited by the target (HTTP 429)"
+        return None
+
+    @staticmethod
+    def redact_location(location: str) -> str:
+        """A Location header shortened for a reason line (target data: kept short, one line)."""
+        return location.replace("\n", " ")[:120]
+
     def values(self) -> set[str]:
         """Distinctive values of a 2xx JSON answer (nothing for errors)."""
         return values([self.json]) if self.ok else set()

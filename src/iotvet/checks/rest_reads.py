@@ -40,12 +40,8 @@ async def decide_read(ctx: RestContext, op: ApiOperation, relation: Relation, ch
     hdrs = forge(setup) if forge else None
     answer = await ctx.call(setup.attacker_name, op, setup.params, headers=hdrs, purpose=f"probe:{check}")
     attacker, victim = setup.attacker_name or "anonymous", setup.victim.name
-    if answer.exchange.response is None:
-        ctx.decide(ctx.cell(check, op, relation, Verdict.INCONCLUSIVE, f"no answer: {answer.exchange.error}",
-                            attacker, victim))
-        return
-    if answer.status == 429:
-        ctx.decide(ctx.cell(check, op, relation, Verdict.INCONCLUSIVE, "rate-limited by the target", attacker, victim))
+    if answer.unusable:
+        ctx.decide(ctx.cell(check, op, relation, Verdict.INCONCLUSIVE, answer.unusable, attacker, victim))
         return
     private = _private(ctx, setup, frozenset(hdrs.values()) if hdrs else frozenset())
     decision = judge_read(answer.json, private, setup.canaries, answer.text)
@@ -106,9 +102,8 @@ async def _singleton_unauth(ctx: RestContext, op: ApiOperation) -> None:
         ctx.decide(ctx.cell("api-unauth", op, relation, Verdict.NOT_TESTED, "no identity's own answer holds data"))
         return
     answer = await ctx.call(None, op, {}, purpose="probe:api-unauth", cache=True)
-    if answer.exchange.response is None:
-        ctx.decide(ctx.cell("api-unauth", op, relation, Verdict.INCONCLUSIVE, f"no answer: {answer.exchange.error}",
-                            "anonymous", victim))
+    if answer.unusable:
+        ctx.decide(ctx.cell("api-unauth", op, relation, Verdict.INCONCLUSIVE, answer.unusable, "anonymous", victim))
         return
     private = victim_view.values() - ctx.inventory.public - ctx.inventory.seen.get("anonymous", set())
     decision = judge_read(answer.json, private, set())

@@ -80,9 +80,8 @@ async def decide_write(ctx: RestContext, op: ApiOperation, relation: Relation, c
     body, carriers = canary_body(op, canary) or ({}, [])
     attempt = await ctx.call(attacker, op, setup.params, body=body, purpose=f"probe:{check}")
     after = await ctx.call(victim, readback, setup.params, purpose="victim-readback")
-    if after.exchange.response is None:
-        return undecided(Verdict.INCONCLUSIVE, f"victim read-back failed: {after.exchange.error}",
-                         attacker or "anonymous", victim)
+    if after.unusable:
+        return undecided(Verdict.INCONCLUSIVE, f"victim read-back: {after.unusable}", attacker or "anonymous", victim)
     if canary not in canaries_in(after.text):
         status = attempt.status or attempt.exchange.error
         return undecided(Verdict.ENFORCED, f"attacker's write answered {status}; the victim's view is unchanged",
