@@ -4,6 +4,7 @@ give inconclusive cells with reasons, within the budgets, and nothing leaves sco
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -70,10 +71,8 @@ def hostile_app(sink_url: str) -> object:
             if behaviour == "huge":
                 resp = web.StreamResponse(headers={"Content-Type": "application/json"})
                 await resp.prepare(request)
-                try:
+                with contextlib.suppress(ConnectionResetError, RuntimeError):
                     await resp.write(b'{"pad": "' + b"A" * (3 << 20) + b'", "secret": "' + b"x" * 10)
-                except (ConnectionResetError, RuntimeError):
-                    pass
                 return resp
             if behaviour == "reset":
                 assert request.transport is not None
