@@ -191,12 +191,13 @@ def build_plan(lab: Lab) -> dict[str, Any]:
     """A plan (the core's public keys) naming the lab's cast, sacrificial accounts and devices."""
     world, shape = lab.world, lab.shape
     ops = shape.operations
-    plan: dict[str, Any] = {"target": {"base_url": lab.base_url, "openapi": lab.openapi_url, "ca": str(lab.ca.resolve())}}
+    ca = str(lab.ca.resolve())
+    plan: dict[str, Any] = {"target": {"base_url": lab.base_url, "openapi": lab.openapi_url, "ca": ca}}
     hosts = [_hostport(lab.origin)] + ([_hostport(lab.plain_origin)] if lab.plain_origin else [])
     if lab.mqtt_url:
         from iotvet.lab.mqtt.topics import TEMPLATES
 
-        plan["mqtt"] = {"url": lab.mqtt_url, "require_tls": True, "ca": str(lab.ca.resolve()), "topics": dict(TEMPLATES)}
+        plan["mqtt"] = {"url": lab.mqtt_url, "require_tls": True, "ca": ca, "topics": dict(TEMPLATES)}
         if lab.mqtt_plain_url:
             plan["mqtt"]["also"] = [lab.mqtt_plain_url]
         hosts += [_hostport(u) for u in (lab.mqtt_url, lab.mqtt_ws_url, lab.mqtt_plain_url) if u]
