@@ -108,19 +108,25 @@ class Inventory:
 
 
 Decide = Callable[[Cell, Finding | None], None]
+Journal = Callable[[str, str, str | None, Any, Any], int]
+"""(method, url, identity that can undo it, original state, what is written) -> journal sequence number."""
+Restored = Callable[[int, str | None], object]
 
 
 class RestContext:
     """The I/O and bookkeeping checks share during one REST probe."""
 
     def __init__(self, *, plan: Plan, model: ApiModel, sessions: dict[str, Session], inventory: Inventory,
-                 redactor: Redactor, decide: Decide) -> None:
+                 redactor: Redactor, decide: Decide, journal: Journal | None = None,
+                 restored: Restored | None = None) -> None:
         self.plan = plan
         self.model = model
         self.sessions = sessions
         self.inventory = inventory
         self.redactor = redactor
         self._decide = decide
+        self._journal = journal
+        self._restored = restored
         self._views: dict[tuple[str, str, str], View] = {}
         self.memo: dict[Any, object] = {}  # per-run results checks share (positive controls ...)
         self.identities = {i.name: i for i in plan.identities if i.name in sessions}
@@ -149,6 +155,20 @@ class RestContext:
         if cache and not headers and not query:
             self._views[key] = view
         return view
+
+    async def write(self, who: str | None, op: ApiOperation, params: Params, *, body: Any, owner: str,
+                    original: Any, purpose: str) -> tuple[View, int | None]:
+        """Journal a write (before it is sent), then send it. ``owner`` is who can undo it."""
+        seq = None
+        if self._journal is not None:
+            url = self.sessions["anonymous"].base_url + op.fill(params)
+            seq = self._journal(op.method, url, owner, original, body)
+        return await self.call(who, op, params, body=body, purpose=purpose), seq
+
+    def settle(self, seq: int | None, error: str | None = None) -> None:
+        """A journaled write is undone (or had nothing to undo), or could not be: say so."""
+        if seq is not None and self._restored is not None:
+            self._restored(seq, error)
 
     def policy_allows(self, op: ApiOperation, relation: Relation) -> str | None:
         """Why the plan's policy makes this access intended, or None."""

@@ -85,7 +85,9 @@ async def seed(ctx: RestContext, read_op: ApiOperation, victim: str, params: Par
     body = canary_body(create, canary) if create is not None else None
     result: tuple[View, str] | None = None
     if ctx.mode != "read-only" and create is not None and body is not None:
-        made = await ctx.call(victim, create, params, body=body[0], purpose="seed")
+        made, seq = await ctx.write(victim, create, params, body=body[0], owner=victim, original=None,
+                                    purpose="seed")
+        ctx.settle(seq, "a harmless entry (a no-op) the victim created stays in its history: not undoable")
         if made.ok:
             view = await ctx.call(victim, read_op, params, purpose="victim-view")
             if view.ok and canary in view.text:

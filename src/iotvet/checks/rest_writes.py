@@ -39,14 +39,24 @@ def _find_key(doc: Any, key: str) -> Any:
     return None
 
 
+def _original(before: View, fields: list[str]) -> dict[str, Any]:
+    return {f: _find_key(before.json, f) for f in fields}
+
+
 async def _restore(ctx: RestContext, op: ApiOperation, who: str, params: Params, before: View,
-                   fields: list[str]) -> str:
-    """Put the victim's fields back; returns what happened, for the cell's reason."""
+                   fields: list[str], seq: int | None) -> str:
+    """Put the victim's fields back, settle the journal entry, and say what happened."""
     if op.method not in ("PATCH", "PUT"):
-        return "the no-op write stays in the object's history (not undoable, harmless)"
-    original = {f: _find_key(before.json, f) for f in fields}
-    view = await ctx.call(who, op, params, body=original, purpose="restore")
-    return "restored" if view.ok else f"NOT restored (HTTP {view.status or view.exchange.error})"
+        note = "the no-op write stays in the object's history (not undoable, harmless)"
+        ctx.settle(seq, note)
+        return note
+    view = await ctx.call(who, op, params, body=_original(before, fields), purpose="restore")
+    if view.ok:
+        ctx.settle(seq)
+        return "restored"
+    error = f"NOT restored (HTTP {view.status or view.exchange.error})"
+    ctx.settle(seq, error)
+    return error
 
 
 async def decide_write(ctx: RestContext, op: ApiOperation, relation: Relation, check: str) -> None:
@@ -78,15 +88,18 @@ async def decide_write(ctx: RestContext, op: ApiOperation, relation: Relation, c
         return undecided(verdict, control, attacker or "anonymous", victim)
     canary = new_canary()
     body, carriers = canary_body(op, canary) or ({}, [])
-    attempt = await ctx.call(attacker, op, setup.params, body=body, purpose=f"probe:{check}")
+    attempt, seq = await ctx.write(attacker, op, setup.params, body=body, owner=victim,
+                                   original=_original(setup.victim_view, carriers), purpose=f"probe:{check}")
     after = await ctx.call(victim, readback, setup.params, purpose="victim-readback")
     if after.unusable:
+        await _restore(ctx, op, victim, setup.params, setup.victim_view, carriers, seq)
         return undecided(Verdict.INCONCLUSIVE, f"victim read-back: {after.unusable}", attacker or "anonymous", victim)
     if canary not in canaries_in(after.text):
+        ctx.settle(seq)  # the victim's view is unchanged: nothing to undo
         status = attempt.status or attempt.exchange.error
         return undecided(Verdict.ENFORCED, f"attacker's write answered {status}; the victim's view is unchanged",
                          attacker or "anonymous", victim)
-    restored = await _restore(ctx, op, victim, setup.params, setup.victim_view, carriers)
+    restored = await _restore(ctx, op, victim, setup.params, setup.victim_view, carriers, seq)
     cell = ctx.cell(check, op, relation, Verdict.LEAK, f"the victim's view shows the attacker's canary; {restored}",
                     attacker or "anonymous", victim)
     summary = (f"{attacker or 'anonymous'} ({relation.value}) wrote canary {canary} into {victim}'s "
@@ -103,15 +116,18 @@ async def _control(ctx: RestContext, op: ApiOperation, readback: ApiOperation, v
         return cached if isinstance(cached, str) else None
     canary = new_canary()
     body, carriers = canary_body(op, canary) or ({}, [])
-    own = await ctx.call(victim, op, params, body=body, purpose="control")
+    own, seq = await ctx.write(victim, op, params, body=body, owner=victim, original=_original(before, carriers),
+                               purpose="control")
     after = await ctx.call(victim, readback, params, purpose="control-readback")
     if canary in canaries_in(after.text):
-        await _restore(ctx, op, victim, params, before, carriers)
+        await _restore(ctx, op, victim, params, before, carriers, seq)
         result = None
     elif own.status is not None and 400 <= own.status < 500:
+        ctx.settle(seq)  # refused: nothing changed
         result = (f"no valid canary write could be built: the victim's own attempt answered {own.status} "
                   "(the operation needs values iotvet does not invent)")
     else:
+        await _restore(ctx, op, victim, params, before, carriers, seq)
         result = (f"positive control failed: the victim's own write answered {own.status or own.exchange.error} "
                   "and did not show up in its view")
     ctx.memo[key] = result
@@ -147,16 +163,20 @@ async def mass_assign(ctx: RestContext, op: ApiOperation, relation: Relation) ->
         plan = _escalation(ctx, victim, before.json, writable)
         if not plan:
             continue
-        attempt = await ctx.call(victim, op, params, body=plan, purpose=f"probe:{check}")
+        undo_all = {k: _find_key(before.json, k) for k in plan}
+        attempt, seq = await ctx.write(victim, op, params, body=plan, owner=victim, original=undo_all,
+                                       purpose=f"probe:{check}")
         after = await ctx.call(victim, readback, params, purpose="victim-readback")
         changed = {k: v for k, v in plan.items() if _find_key(after.json, k) == v}
         if not changed:
+            ctx.settle(seq)
             ctx.decide(ctx.cell(check, op, relation, Verdict.ENFORCED,
                                 f"write answered {attempt.status}; protected fields unchanged", victim, victim))
             return
         undo = {k: _find_key(before.json, k) for k in changed}
         restore = await ctx.call(victim, op, params, body=undo, purpose="restore")
         state = "restored" if restore.ok else f"NOT restored (HTTP {restore.status})"
+        ctx.settle(seq, None if restore.ok else state)
         reason = f"set {', '.join(sorted(changed))} through the body; {state}"
         cell = ctx.cell(check, op, relation, Verdict.LEAK, reason, victim, victim)
         fields = ", ".join(f"{k}={v}" for k, v in sorted(changed.items()))

@@ -24,7 +24,8 @@ from iotvet.cli.report_cmds import (
 from iotvet.core.errors import UserError
 from iotvet.core.logs import configure as configure_logs
 from iotvet.core.redact import Redactor
-from iotvet.plan import load_plan
+from iotvet.plan import LoadedPlan, load_plan
+from iotvet.probes.restore import Pending, undo
 from iotvet.probes.run import RunOutcome, Sinks, run_probe
 from iotvet.report import FORMATS, build_report, exit_code, parse_fail_on, render, table_out
 from iotvet.store import Store, resolve_url
@@ -32,24 +33,37 @@ from iotvet.store.rundata import IdentityInfo, RunStatus, Untested
 
 
 def probe_into_store(plan_path: Path, store_url: str | None, *, progress: bool = True, level: int = 0,
-                     only: set[str] | None = None) -> tuple[str, RunOutcome, Redactor]:
-    """Run a probe, recording everything in the store; returns the run id and how it ended."""
+                     only: set[str] | None = None, resume: str | None = None) -> tuple[str, RunOutcome, Redactor]:
+    """Run a probe (or continue an interrupted one), recording everything in the store as it happens."""
     loaded = load_plan(str(plan_path), strict_env=True)
     redactor = Redactor(loaded.secrets)
     configure_logs(redactor, level)
     plan = loaded.plan
     err = Console(stderr=True, highlight=False, markup=False)
     with Store.open(resolve_url(store_url), redactor=redactor) as store:
-        run_id = store.start_run(
-            plan_digest=hashlib.sha256(plan_path.read_bytes()).hexdigest(), plan_file=str(plan_path),
-            target=plan.target.base_url if plan.target else (plan.mqtt.url if plan.mqtt else ""),
-            mode=plan.safety.mode, identities=[IdentityInfo.from_plan(i) for i in plan.identities],
-            budgets={"rate": plan.safety.rate, "concurrency": plan.safety.concurrency,
-                     "max_requests": plan.safety.max_requests, "max_duration": plan.safety.max_duration})
+        digest = hashlib.sha256(plan_path.read_bytes()).hexdigest()
+        settled: set[tuple[str, str, str, str]] = set()
+        if resume is not None:
+            info = store.resume_run(resume)
+            if info.plan_digest and info.plan_digest != digest:
+                raise UserError(f"run {info.id} was made with another version of this plan; start a new run")
+            run_id, settled = info.id, store.settled_cells(info.id)
+            err.print(Text(f"iotvet: resuming {run_id}: {len(settled)} cells already settled"))
+            _restore_pending(store, loaded, redactor, run_id, err)
+        else:
+            run_id = store.start_run(
+                plan_digest=digest, plan_file=str(plan_path.resolve()),
+                target=plan.target.base_url if plan.target else (plan.mqtt.url if plan.mqtt else ""),
+                mode=plan.safety.mode, identities=[IdentityInfo.from_plan(i) for i in plan.identities],
+                budgets={"rate": plan.safety.rate, "concurrency": plan.safety.concurrency,
+                         "max_requests": plan.safety.max_requests, "max_duration": plan.safety.max_duration})
         sinks = Sinks(cell=store.record_cell, finding=store.record_finding, exchange=store.record_exchange,
-                      progress=(lambda msg: err.print(Text(f"iotvet: {msg}"))) if progress else (lambda _: None))
+                      progress=(lambda msg: err.print(Text(f"iotvet: {msg}"))) if progress else (lambda _: None),
+                      journal=lambda method, url, who, original, write: store.journal_write(
+                          method=method, url=url, identity=who, original=original, write=write),
+                      restored=lambda seq, error: store.mark_restored(seq, error=error))
         try:
-            outcome = asyncio.run(run_probe(loaded, redactor, sinks, run_id=run_id, only=only))
+            outcome = asyncio.run(run_probe(loaded, redactor, sinks, run_id=run_id, only=only, settled=settled))
         except UserError as exc:
             store.finish_run(RunStatus.INCOMPLETE, reason=str(exc))
             raise
@@ -67,6 +81,19 @@ def probe_into_store(plan_path: Path, store_url: str | None, *, progress: bool =
     return run_id, outcome, redactor
 
 
+def _restore_pending(store: Store, loaded: LoadedPlan, redactor: Redactor, run_id: str, err: Console) -> None:
+    """Before continuing, undo what the interrupted session changed and did not restore."""
+    pending = [Pending(e.seq, e.identity, e.method, e.url, e.original, e.lossy, e.restore_error)
+               for e in store.journal(run_id, unrestored_only=True) if e.restore_error is None]
+    if not pending:
+        return
+    for result in asyncio.run(undo(loaded, redactor, pending)):
+        store.mark_restored(result.seq, error=None if result.restored else result.detail)
+        if not result.restored:
+            err.print(Text(redactor.text(f"iotvet: write {result.seq} of the interrupted run not undone: "
+                                         f"{result.detail}"), style="red"))
+
+
 @app.command("probe")
 def probe_cmd(
     ctx: typer.Context,
@@ -80,6 +107,8 @@ def probe_cmd(
     ignore_file: Path = typer.Option(None, "--ignore-file", help="Ignore file (default ./.iotvetignore.yaml)."),
     baseline: str = typer.Option(None, "--baseline", metavar="RUN_ID|FILE", help="Report only new findings."),
     checks: str = typer.Option(None, "--checks", help="Only these check ids, separated by commas."),
+    resume: str = typer.Option(None, "--resume", metavar="RUN_ID",
+                               help="Continue an interrupted run: settled cells are not tested again."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on stdout (files and exit code only)."),
     no_color: bool = typer.Option(False, "--no-color", help="No colours (also: NO_COLOR)."),
 ) -> int:
@@ -100,7 +129,8 @@ def probe_cmd(
         unknown = sorted(only - set(CATALOGUE))
         if unknown:
             raise UserError(f"--checks: unknown check id(s) {', '.join(unknown)} (see iotvet checks)")
-    run_id, _, redactor = probe_into_store(plan_path, db, progress=not quiet, level=verbosity(ctx), only=only)
+    run_id, _, redactor = probe_into_store(plan_path, db, progress=not quiet, level=verbosity(ctx), only=only,
+                                           resume=resume)
     with Store.open(resolve_url(db), redactor=redactor) as store:
         data = store.load_run(run_id)
         base = load_baseline(store, baseline) if baseline else None

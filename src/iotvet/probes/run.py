@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from iotvet.api.fetch import transport_fetcher
 from iotvet.api.openapi import load_openapi
 from iotvet.auth import Liveness, open_sessions
+from iotvet.checks.rest_context import Journal, Restored
 from iotvet.core.errors import UserError
 from iotvet.core.ids import new_run_id
 from iotvet.core.records import Cell, Finding
@@ -43,10 +44,12 @@ class Sinks:
     finding: Callable[[Finding], object]
     exchange: Callable[[Exchange], object]
     progress: Callable[[str], None] = lambda _: None
+    journal: Journal | None = None
+    restored: Restored | None = None
 
 
 async def run_probe(loaded: LoadedPlan, redactor: Redactor, sinks: Sinks, *, run_id: str | None = None,
-                    only: set[str] | None = None) -> RunOutcome:
+                    only: set[str] | None = None, settled: set[tuple[str, str, str, str]] | None = None) -> RunOutcome:
     """Preflight every identity, then probe. Raises UserError for an unusable API description."""
     plan = loaded.plan
     outcome = RunOutcome()
@@ -76,7 +79,8 @@ async def run_probe(loaded: LoadedPlan, redactor: Redactor, sinks: Sinks, *, run
             return outcome
         sinks.progress(f"probing {len(model.operations)} operations")
         outcome.rest = await probe_rest(plan, model, sessions, redactor, on_cell=sinks.cell,
-                                        on_finding=sinks.finding, only=only)
+                                        on_finding=sinks.finding, only=only, settled=settled,
+                                        journal=sinks.journal, restored=sinks.restored)
         errors = http.stats.errors
         for kind, why in (("budget-exhausted", "max_requests was spent"), ("deadline", "max_duration was spent"),
                           ("out-of-scope", "requests outside scope were refused")):

@@ -17,7 +17,7 @@ from iotvet.api.model import ApiModel, ApiOperation
 from iotvet.auth.session import Session
 from iotvet.checks.registry import registry
 from iotvet.checks.relations import missing_advice
-from iotvet.checks.rest_context import Inventory, RestContext
+from iotvet.checks.rest_context import Inventory, Journal, RestContext, Restored
 from iotvet.checks.rest_pairs import pairs_for
 from iotvet.core.records import Cell, Finding, Relation, Verdict
 from iotvet.core.redact import Redactor
@@ -82,8 +82,13 @@ def plan_cells(op: ApiOperation, kind: str, tenant_header: bool) -> list[tuple[s
 
 async def probe_rest(plan: Plan, model: ApiModel, sessions: dict[str, Session], redactor: Redactor, *,
                      on_cell: Callable[[Cell], object], on_finding: Callable[[Finding], object],
-                     only: set[str] | None = None) -> RestSummary:
-    """Run the REST checks (all, or ``only`` these ids) and report every cell and finding."""
+                     only: set[str] | None = None, settled: set[tuple[str, str, str, str]] | None = None,
+                     journal: Journal | None = None, restored: Restored | None = None) -> RestSummary:
+    """Run the REST checks (all, or ``only`` these ids) and report every cell and finding.
+
+    ``settled`` cells (check, plane, place, relation) are skipped: a resumed run decides them once.
+    Writes are journaled through ``journal`` before they are sent, and settled through ``restored``.
+    """
     summary = RestSummary()
 
     def decide(cell: Cell, finding: Finding | None) -> None:
@@ -96,13 +101,14 @@ async def probe_rest(plan: Plan, model: ApiModel, sessions: dict[str, Session], 
 
     inventory = await discover(model, sessions)
     ctx = RestContext(plan=plan, model=model, sessions=sessions, inventory=inventory, redactor=redactor,
-                      decide=decide)
+                      decide=decide, journal=journal, restored=restored)
+    done = settled or set()
     from iotvet.checks.rest_reads import tenant_params
 
     for op in model.operations:
         kind = op_kind(inventory, op)
         for check, relation in plan_cells(op, kind, bool(tenant_params(op))):
-            if only is not None and check not in only:
+            if (only is not None and check not in only) or (check, "http", op.key, relation.value) in done:
                 continue
             if kind == "unknown":
                 names = ", ".join(op.path_params)

@@ -1,0 +1,5 @@
+"""python -m iotvet."""
+
+from iotvet.cli import main
+
+main()
