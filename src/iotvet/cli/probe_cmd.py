@@ -70,9 +70,12 @@ def probe_into_store(plan_path: Path, store_url: str | None, *, progress: bool =
         except KeyboardInterrupt:
             store.finish_run(RunStatus.INTERRUPTED, reason="interrupted")
             raise
-        if outcome.rest is not None:
-            store.set_untested(Untested(relation=r, reason="no pair of plan identities in this class", add=advice,
-                                        plane="http") for r, advice in outcome.rest.untested.items())
+        untested = [Untested(relation=r, reason="no pair of plan identities in this class", add=advice, plane="http")
+                    for r, advice in (outcome.rest.untested.items() if outcome.rest else ())]
+        untested += [Untested(relation=r, reason="no pair of plan identities in this class", add=advice, plane="mqtt")
+                     for r, advice in (outcome.mqtt.untested.items() if outcome.mqtt else ())]
+        if untested:
+            store.set_untested(untested)
         status = RunStatus.INCOMPLETE if outcome.incomplete else RunStatus.COMPLETE
         store.finish_run(status, reason="; ".join(outcome.incomplete),
                          budgets={"requests_sent": outcome.requests, "max_requests": plan.safety.max_requests})

@@ -21,6 +21,7 @@ from iotvet.core.records import Cell, Finding
 from iotvet.core.redact import Redactor
 from iotvet.core.scope import Scope
 from iotvet.plan import LoadedPlan
+from iotvet.probes.mqtt.engine import MqttRunSummary, probe_mqtt
 from iotvet.probes.rest.engine import RestSummary, probe_rest
 from iotvet.transport import Governor, HttpTransport
 from iotvet.transport.http import Exchange
@@ -31,6 +32,7 @@ class RunOutcome:
     """How a run ended."""
 
     rest: RestSummary | None = None
+    mqtt: MqttRunSummary | None = None
     dead: list[Liveness] = field(default_factory=list)
     incomplete: list[str] = field(default_factory=list)
     requests: int = 0
@@ -53,13 +55,26 @@ async def run_probe(loaded: LoadedPlan, redactor: Redactor, sinks: Sinks, *, run
     """Preflight every identity, then probe. Raises UserError for an unusable API description."""
     plan = loaded.plan
     outcome = RunOutcome()
-    if plan.target is None or plan.target.openapi is None:
-        outcome.incomplete.append("no OpenAPI description in the plan: the REST probe needs target.openapi "
-                                  "(HAR and Postman input come with a later release)")
-        return outcome
     safety = plan.safety
     governor = Governor(rate=safety.rate, concurrency=safety.concurrency, max_requests=safety.max_requests,
                         max_duration=safety.max_duration)
+    if plan.target is not None and plan.target.openapi is not None:
+        await _rest(loaded, redactor, sinks, governor, outcome, run_id=run_id, only=only, settled=settled)
+    elif plan.target is not None:
+        outcome.incomplete.append("no OpenAPI description in the plan: the REST probe needs target.openapi "
+                                  "(HAR and Postman input come with a later release)")
+    if plan.mqtt is not None and not outcome.dead and (only is None or any(c.startswith("mq-") for c in only)):
+        sinks.progress(f"probing the broker {plan.mqtt.url}")
+        outcome.mqtt = await probe_mqtt(loaded, governor, redactor, on_cell=sinks.cell, on_finding=sinks.finding)
+    outcome.requests = governor.usage.permits
+    return outcome
+
+
+async def _rest(loaded: LoadedPlan, redactor: Redactor, sinks: Sinks, governor: Governor, outcome: RunOutcome, *,
+                run_id: str | None, only: set[str] | None, settled: set[tuple[str, str, str, str]] | None) -> None:
+    plan = loaded.plan
+    assert plan.target is not None and plan.target.openapi is not None
+    safety = plan.safety
     ca = loaded.resolve(plan.target.ca).as_posix() if plan.target.ca else None
     async with HttpTransport(Scope(plan.scope.hosts), governor, run_id=run_id or new_run_id(),
                              request_timeout=safety.request_timeout, max_body=safety.max_body,
@@ -75,8 +90,7 @@ async def run_probe(loaded: LoadedPlan, redactor: Redactor, sinks: Sinks, *, run
         outcome.dead = [life for life in lives if life.alive is False]
         if outcome.dead:
             outcome.incomplete.append("dead identities: " + ", ".join(d.identity for d in outcome.dead))
-            outcome.requests = governor.usage.permits
-            return outcome
+            return
         sinks.progress(f"probing {len(model.operations)} operations")
         outcome.rest = await probe_rest(plan, model, sessions, redactor, on_cell=sinks.cell,
                                         on_finding=sinks.finding, only=only, settled=settled,
@@ -86,8 +100,6 @@ async def run_probe(loaded: LoadedPlan, redactor: Redactor, sinks: Sinks, *, run
                           ("out-of-scope", "requests outside scope were refused")):
             if errors.get(kind):
                 outcome.incomplete.append(f"{why} ({errors[kind]} requests not sent)")
-        outcome.requests = governor.usage.permits
-    return outcome
 
 
 __all__ = ["RunOutcome", "Sinks", "UserError", "run_probe"]
