@@ -133,3 +133,24 @@ def test_hostile_target_sink_fixture_is_reachable_only_directly(tmp_path: Path) 
         assert len(sink.recorder.hits) == 1
 
 
+
+
+def test_dry_run_sends_nothing_but_the_spec_request(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from iotvet.cli import main
+
+    with serve(sink_app) as sink, serve(hostile_app(sink.url)) as target:  # type: ignore[arg-type]
+        plan = tmp_path / "plan.yaml"
+        plan.write_text(f"""
+target: {{base_url: "{target.url}/api", openapi: "{target.url}/openapi.json"}}
+scope: {{hosts: ["{target.hostport}"]}}
+safety: {{mode: safe-writes, rate: 10, max_requests: 12}}
+identities:
+  - {{name: ana, tenant: alpha, auth: {{type: bearer, token: "tok-ana-0123456789"}}}}
+  - {{name: ben, tenant: beta, auth: {{type: bearer, token: "tok-ben-0123456789"}}}}
+""")
+        code = main(["probe", str(plan), "--dry-run", "--db", str(tmp_path / "d.db")])
+        hits = target.recorder.paths()
+    out = capsys.readouterr().out
+    assert hits == ["/openapi.json"]
+    assert "at most" in out and "DOES NOT FIT" in out and code == 3  # 12 requests cannot cover the plan
+    assert not (tmp_path / "d.db").exists()

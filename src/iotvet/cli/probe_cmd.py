@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -97,6 +98,49 @@ def _restore_pending(store: Store, loaded: LoadedPlan, redactor: Redactor, run_i
                                          f"{result.detail}"), style="red"))
 
 
+def _dry_run(plan_path: Path) -> int:
+    from rich.table import Table
+
+    from iotvet.api.fetch import transport_fetcher
+    from iotvet.api.openapi import load_openapi
+    from iotvet.core.scope import Scope
+    from iotvet.probes.rest.dryrun import dry_run
+    from iotvet.transport import Governor, HttpTransport
+
+    loaded = load_plan(str(plan_path), strict_env=False)
+    plan = loaded.plan
+    if plan.target is None or plan.target.openapi is None:
+        raise UserError("--dry-run needs target.openapi (the MQTT probe's plan is not listed yet)")
+    source = plan.target.openapi
+
+    async def fetch_model() -> Any:
+        governor = Governor(rate=plan.safety.rate, concurrency=1, max_requests=20, max_duration=60)
+        ca = loaded.resolve(plan.target.ca).as_posix() if plan.target and plan.target.ca else None
+        async with HttpTransport(Scope(plan.scope.hosts), governor, run_id="dry-run", ca=ca) as http:
+            return await load_openapi(source if "://" in source else str(loaded.resolve(source)),
+                                      transport_fetcher(http))
+
+    result = dry_run(plan, asyncio.run(fetch_model()))
+    table = Table("operation", "check", "relation", "kind", "at most")
+    for cell in result.cells:
+        table.add_row(Text(cell.operation), cell.check, cell.relation, "write" if cell.writes else "read",
+                      str(cell.requests))
+    console = Console(highlight=False)
+    console.print(table)
+    for what, count in result.setup.items():
+        console.print(Text(f"setup: {what}: {count}"))
+    for what, why in result.skipped:
+        console.print(Text(f"not sent: {what}: {why}"))
+    safety = plan.safety
+    seconds = result.requests / safety.rate
+    fits = result.requests <= safety.max_requests and seconds <= safety.max_duration
+    console.print(Text(
+        f"at most {result.requests} requests ({result.writes} writes) in {len(result.cells)} cells; budget "
+        f"max_requests {safety.max_requests}, at rate {safety.rate:g}/s at least {seconds:.0f}s of max_duration "
+        f"{safety.max_duration:g}s: {'fits' if fits else 'DOES NOT FIT: the run would end incomplete'}"))
+    return 0 if fits else 3
+
+
 @app.command("probe")
 def probe_cmd(
     ctx: typer.Context,
@@ -112,6 +156,8 @@ def probe_cmd(
     checks: str = typer.Option(None, "--checks", help="Only these check ids, separated by commas."),
     resume: str = typer.Option(None, "--resume", metavar="RUN_ID",
                                help="Continue an interrupted run: settled cells are not tested again."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List what the probe would send, against the budgets, "
+                                 "and send nothing but the request for the API description."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on stdout (files and exit code only)."),
     no_color: bool = typer.Option(False, "--no-color", help="No colours (also: NO_COLOR)."),
 ) -> int:
@@ -132,6 +178,8 @@ def probe_cmd(
         unknown = sorted(only - set(CATALOGUE))
         if unknown:
             raise UserError(f"--checks: unknown check id(s) {', '.join(unknown)} (see iotvet checks)")
+    if dry_run:
+        return _dry_run(plan_path)
     run_id, _, redactor = probe_into_store(plan_path, db, progress=not quiet, level=verbosity(ctx), only=only,
                                            resume=resume)
     with Store.open(resolve_url(db), redactor=redactor) as store:

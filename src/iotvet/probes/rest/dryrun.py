@@ -1,0 +1,86 @@
+"""``iotvet probe --dry-run``: what a REST probe would send, against the plan's budgets, without sending it.
+
+The engine adapts to what discovery finds, so the plan here is an upper bound per operation: every
+planned cell at its most expensive (reads: the attacker's request plus the victim's view; writes:
+the attacker's write, the victim's read-back and a restore, plus a positive control per operation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from iotvet.api.model import ApiModel
+from iotvet.checks.relations import is_admin
+from iotvet.plan.schema import LoginAuth, OAuth2Auth, Plan
+from iotvet.probes.rest.discovery import listing_ops
+from iotvet.probes.rest.engine import plan_cells
+
+READ_COST = 2
+WRITE_COST = 3
+CONTROL_COST = 3
+
+
+@dataclass
+class PlannedCell:
+    """One cell the probe would decide, and what deciding it may send at most."""
+
+    operation: str
+    check: str
+    relation: str
+    writes: bool
+    requests: int
+
+
+@dataclass
+class DryRun:
+    """The whole plan of a run."""
+
+    setup: dict[str, int] = field(default_factory=dict)
+    cells: list[PlannedCell] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def requests(self) -> int:
+        """Upper bound of requests, setup included."""
+        return sum(self.setup.values()) + sum(c.requests for c in self.cells)
+
+    @property
+    def writes(self) -> int:
+        """Upper bound of write requests."""
+        return sum(c.requests for c in self.cells if c.writes)
+
+
+def dry_run(plan: Plan, model: ApiModel) -> DryRun:
+    """Plan every cell of every operation as the engine would, with its worst-case cost."""
+    out = DryRun()
+    people = plan.identities
+    http_people = [i for i in people if i.auth is not None]
+    out.setup["logins"] = sum(isinstance(i.auth, LoginAuth | OAuth2Auth) for i in http_people)
+    out.setup["verify requests"] = sum(i.verify is not None for i in http_people)
+    out.setup["discovery (listing operations x identities and anonymous)"] = (
+        len(listing_ops(model)) * (len(http_people) + 1))
+    writes_allowed = plan.safety.mode != "read-only"
+    has_admin = any(is_admin(i) for i in http_people)
+    for op in model.operations:
+        kind = "singleton" if not op.path_params else ("scope" if has_admin and _scopeish(op.path) else "object")
+        controls = 0
+        for check, relation in plan_cells(op, kind, any("brand" in p.name.lower() or "tenant" in p.name.lower()
+                                                        for p in op.params if p.location == "header")):
+            writes = op.is_write
+            if writes and not writes_allowed:
+                out.skipped.append((f"{op.key} {check} {relation.value}", "read-only mode sends no write"))
+                continue
+            if writes and op.method == "DELETE" and plan.safety.mode != "intrusive":
+                out.skipped.append((f"{op.key} {check} {relation.value}", "deletes run only in intrusive mode"))
+                continue
+            cost = WRITE_COST if writes else READ_COST
+            if writes and not controls:
+                cost += CONTROL_COST
+                controls = 1
+            out.cells.append(PlannedCell(op.key, check, relation.value, writes, cost))
+    return out
+
+
+def _scopeish(path: str) -> bool:
+    first = path.strip("/").split("/")[0].lower()
+    return first in ("admin", "ops", "customers", "tenants", "brands", "orgs", "organizations", "accounts")
