@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from iotvet.cli.app import app, verbosity
@@ -29,6 +30,7 @@ from iotvet.plan import LoadedPlan, load_plan
 from iotvet.probes.restore import Pending, undo
 from iotvet.probes.run import RunOutcome, Sinks, run_probe
 from iotvet.report import FORMATS, build_report, exit_code, parse_fail_on, render, table_out
+from iotvet.report.text import one_line
 from iotvet.store import Store, resolve_url
 from iotvet.store.rundata import IdentityInfo, RunStatus, Untested
 
@@ -63,8 +65,13 @@ def probe_into_store(plan_path: Path, store_url: str | None, *, progress: bool =
                       journal=lambda method, url, who, original, write: store.journal_write(
                           method=method, url=url, identity=who, original=original, write=write),
                       restored=lambda seq, error: store.mark_restored(seq, error=error))
+        bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                       console=err, transient=True, disable=not (progress and err.is_terminal))
+        task = bar.add_task("operations", total=None)
+        sinks.operation = lambda i, n, key: bar.update(task, completed=i, total=n, description=one_line(key, 40))
         try:
-            outcome = asyncio.run(run_probe(loaded, redactor, sinks, run_id=run_id, only=only, settled=settled))
+            with bar:
+                outcome = asyncio.run(run_probe(loaded, redactor, sinks, run_id=run_id, only=only, settled=settled))
         except UserError as exc:
             store.finish_run(RunStatus.INCOMPLETE, reason=str(exc))
             raise

@@ -48,6 +48,7 @@ class Sinks:
     progress: Callable[[str], None] = lambda _: None
     journal: Journal | None = None
     restored: Restored | None = None
+    operation: Callable[[int, int, str], object] | None = None
 
 
 async def run_probe(loaded: LoadedPlan, redactor: Redactor, sinks: Sinks, *, run_id: str | None = None,
@@ -94,7 +95,8 @@ async def _rest(loaded: LoadedPlan, redactor: Redactor, sinks: Sinks, governor: 
         sinks.progress(f"probing {len(model.operations)} operations")
         outcome.rest = await probe_rest(plan, model, sessions, redactor, on_cell=sinks.cell,
                                         on_finding=sinks.finding, only=only, settled=settled,
-                                        journal=sinks.journal, restored=sinks.restored)
+                                        journal=sinks.journal, restored=sinks.restored,
+                                        on_operation=sinks.operation)
         errors = http.stats.errors
         for kind, why in (("budget-exhausted", "max_requests was spent"), ("deadline", "max_duration was spent"),
                           ("out-of-scope", "requests outside scope were refused")):

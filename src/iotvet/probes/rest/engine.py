@@ -83,7 +83,8 @@ def plan_cells(op: ApiOperation, kind: str, tenant_header: bool) -> list[tuple[s
 async def probe_rest(plan: Plan, model: ApiModel, sessions: dict[str, Session], redactor: Redactor, *,
                      on_cell: Callable[[Cell], object], on_finding: Callable[[Finding], object],
                      only: set[str] | None = None, settled: set[tuple[str, str, str, str]] | None = None,
-                     journal: Journal | None = None, restored: Restored | None = None) -> RestSummary:
+                     journal: Journal | None = None, restored: Restored | None = None,
+                     on_operation: Callable[[int, int, str], object] | None = None) -> RestSummary:
     """Run the REST checks (all, or ``only`` these ids) and report every cell and finding.
 
     ``settled`` cells (check, plane, place, relation) are skipped: a resumed run decides them once.
@@ -105,7 +106,9 @@ async def probe_rest(plan: Plan, model: ApiModel, sessions: dict[str, Session], 
     done = settled or set()
     from iotvet.checks.rest_reads import tenant_params
 
-    for op in model.operations:
+    for index, op in enumerate(model.operations):
+        if on_operation is not None:
+            on_operation(index, len(model.operations), op.key)
         kind = op_kind(inventory, op)
         for check, relation in plan_cells(op, kind, bool(tenant_params(op))):
             if (only is not None and check not in only) or (check, "http", op.key, relation.value) in done:
