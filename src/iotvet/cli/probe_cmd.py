@@ -13,15 +13,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from iotvet.cli.app import app, verbosity
-from iotvet.cli.files import write_atomic
 from iotvet.cli.report_cmds import (
-    DB_HELP,
-    load_baseline,
-    load_rules,
-    parse_outputs,
-    summary_line,
-    term_width,
-    use_color,
+    BASELINE_OPT,
+    DB_OPT,
+    FAIL_ON_OPT,
+    FORMAT_OPT,
+    IGNORE_OPT,
+    NO_COLOR_OPT,
+    OUTPUT_OPT,
+    QUIET_OPT,
+    Rendering,
 )
 from iotvet.core.errors import UserError
 from iotvet.core.logs import configure as configure_logs
@@ -29,7 +30,6 @@ from iotvet.core.redact import Redactor
 from iotvet.plan import LoadedPlan, load_plan
 from iotvet.probes.restore import Pending, undo
 from iotvet.probes.run import RunOutcome, Sinks, run_probe
-from iotvet.report import FORMATS, build_report, exit_code, parse_fail_on, render, table_out
 from iotvet.report.text import one_line
 from iotvet.store import Store, resolve_url
 from iotvet.store.rundata import IdentityInfo, RunStatus, Untested
@@ -152,31 +152,25 @@ def _dry_run(plan_path: Path) -> int:
 def probe_cmd(
     ctx: typer.Context,
     plan_path: Path = typer.Argument(..., metavar="PLAN", help="The plan file."),
-    db: str = typer.Option(None, "--db", help=DB_HELP),
-    fmt: str = typer.Option("table", "--format", "-f", help=f"Printed on stdout: {'|'.join(FORMATS)}."),
-    outputs: list[str] = typer.Option([], "--output", "-o", metavar="FORMAT=PATH",
-                                      help="Also write FORMAT to PATH; repeatable (e.g. -o sarif=iotvet.sarif)."),
-    fail_on: str = typer.Option("high", "--fail-on", help="Exit 1 on a finding at or above: "
-                                "info|low|medium|high|critical, or none."),
-    ignore_file: Path = typer.Option(None, "--ignore-file", help="Ignore file (default ./.iotvetignore.yaml)."),
-    baseline: str = typer.Option(None, "--baseline", metavar="RUN_ID|FILE", help="Report only new findings."),
+    db: str = DB_OPT,
+    fmt: str = FORMAT_OPT,
+    outputs: list[str] = OUTPUT_OPT,
+    fail_on: str = FAIL_ON_OPT,
+    ignore_file: Path = IGNORE_OPT,
+    baseline: str = BASELINE_OPT,
     checks: str = typer.Option(None, "--checks", help="Only these check ids, separated by commas."),
     resume: str = typer.Option(None, "--resume", metavar="RUN_ID",
                                help="Continue an interrupted run: settled cells are not tested again."),
     dry_run: bool = typer.Option(False, "--dry-run", help="List what the probe would send, against the budgets, "
                                  "and send nothing but the request for the API description."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on stdout (files and exit code only)."),
-    no_color: bool = typer.Option(False, "--no-color", help="No colours (also: NO_COLOR)."),
+    quiet: bool = QUIET_OPT,
+    no_color: bool = NO_COLOR_OPT,
 ) -> int:
     """Probe the provider with the plan's identities: every finding proven from the victim's side.
 
     Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or input error, 3 incomplete.
     """
-    if fmt not in FORMATS:
-        raise UserError(f"--format: unknown format {fmt!r} (one of {', '.join(FORMATS)})")
-    threshold = parse_fail_on(fail_on)
-    files = parse_outputs(outputs)
-    rules = load_rules(ignore_file)
+    rendering = Rendering.check(fmt, outputs, fail_on, ignore_file, baseline, quiet, no_color)
     only = None
     if checks:
         from iotvet.checks import CATALOGUE
@@ -190,16 +184,4 @@ def probe_cmd(
     run_id, _, redactor = probe_into_store(plan_path, db, progress=not quiet, level=verbosity(ctx), only=only,
                                            resume=resume)
     with Store.open(resolve_url(db), redactor=redactor) as store:
-        data = store.load_run(run_id)
-        base = load_baseline(store, baseline) if baseline else None
-    report = build_report(data, rules=rules, baseline=base)
-    for fmt_, path in files:
-        write_atomic(path, render(fmt_, report))
-    err = Console(stderr=True, highlight=False, markup=False)
-    if not quiet:
-        out = table_out.render(report, color=use_color(no_color), width=term_width()) if fmt == "table" \
-            else render(fmt, report)
-        typer.echo(out.decode("utf-8"), nl=False)
-    code = exit_code(report, threshold)
-    err.print(Text(summary_line(report, code, fail_on)))
-    return code
+        return rendering.emit(store, run_id)

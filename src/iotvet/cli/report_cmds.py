@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import typer
@@ -15,6 +16,7 @@ from rich.text import Text
 from iotvet.cli.app import app
 from iotvet.cli.files import write_atomic
 from iotvet.core.errors import Source, UserError
+from iotvet.core.records import Severity
 from iotvet.plan.yamlsource import read_yaml
 from iotvet.report import (
     FORMATS,
@@ -36,6 +38,62 @@ from iotvet.report.text import iso, one_line
 from iotvet.store import Store, resolve_url
 
 DB_HELP = "Store: a SQLite path or a postgresql:// URL (default: $IOTVET_DB, else .iotvet/iotvet.db)."
+
+# Options shared by every verb that renders a run (probe, report): declared once, here.
+DB_OPT = typer.Option(None, "--db", help=DB_HELP)
+FORMAT_OPT = typer.Option("table", "--format", "-f", help=f"Printed on stdout: {'|'.join(FORMATS)}.")
+OUTPUT_OPT = typer.Option([], "--output", "-o", metavar="FORMAT=PATH",
+                          help="Also write FORMAT to PATH; repeatable (e.g. -o sarif=iotvet.sarif).")
+FAIL_ON_OPT = typer.Option("high", "--fail-on", help="Exit 1 on a counted finding at or above: "
+                           "info|low|medium|high|critical, or none.")
+IGNORE_OPT = typer.Option(None, "--ignore-file", help=f"Ignore file (default ./{IGNORE_FILE} if present).")
+BASELINE_OPT = typer.Option(None, "--baseline", metavar="RUN_ID|FILE",
+                            help="Compare with an earlier run or JSON report: hide unchanged findings.")
+QUIET_OPT = typer.Option(False, "--quiet", "-q", help="Print nothing on stdout (files and exit code only).")
+NO_COLOR_OPT = typer.Option(False, "--no-color", help="No colours in the table (also: NO_COLOR).")
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """How a verb renders a run: checked up front, before anything runs or is written."""
+
+    fmt: str
+    files: list[tuple[str, Path]]
+    fail_on: str
+    threshold: Severity | None
+    rules: list[IgnoreRule]
+    baseline: str | None
+    quiet: bool
+    no_color: bool
+
+    @classmethod
+    def check(cls, fmt: str, outputs: list[str], fail_on: str, ignore_file: Path | None, baseline: str | None,
+              quiet: bool, no_color: bool) -> Rendering:
+        """Validate the rendering options (usage errors exit 2 before any work)."""
+        if fmt not in FORMATS:
+            raise UserError(f"--format: unknown format {fmt!r} (one of {', '.join(FORMATS)})")
+        return cls(fmt, parse_outputs(outputs), fail_on, parse_fail_on(fail_on), load_rules(ignore_file), baseline,
+                   quiet, no_color)
+
+    def emit(self, store: Store, run: str) -> int:
+        """Build the report of a stored run, write the files, print, and return the exit code."""
+        data = store.load_run(run)
+        base = load_baseline(store, self.baseline) if self.baseline else None
+        report = build_report(data, rules=self.rules, baseline=base)
+        for fmt_, path in self.files:
+            write_atomic(path, render(fmt_, report))
+        err = Console(stderr=True, highlight=False, markup=False)
+        for warning in report.warnings:
+            err.print(Text("warning: " + one_line(warning), style="yellow"))
+        if not self.quiet:
+            if self.fmt == "table":
+                out = table_out.render(report, color=use_color(self.no_color), width=term_width())
+            else:
+                out = render(self.fmt, report)
+            typer.echo(out.decode("utf-8"), nl=False)
+        code = exit_code(report, self.threshold)
+        err.print(Text(summary_line(report, code, self.fail_on)))
+        return code
 
 
 def open_store(db: str | None) -> Store:
@@ -108,45 +166,22 @@ def summary_line(report: Report, code: int, fail_on: str) -> str:
 @app.command("report")
 def report_cmd(
     run: str = typer.Argument("latest", metavar="RUN_ID", help="A run id, a unique prefix of one, or 'latest'."),
-    db: str = typer.Option(None, "--db", help=DB_HELP),
-    fmt: str = typer.Option("table", "--format", "-f", help=f"Printed on stdout: {'|'.join(FORMATS)}."),
-    outputs: list[str] = typer.Option([], "--output", "-o", metavar="FORMAT=PATH",
-                                      help="Also write FORMAT to PATH; repeatable (e.g. -o sarif=iotvet.sarif)."),
-    fail_on: str = typer.Option("high", "--fail-on", help="Exit 1 on a counted finding at or above: "
-                                "info|low|medium|high|critical, or none."),
-    ignore_file: Path = typer.Option(None, "--ignore-file", help=f"Ignore file (default ./{IGNORE_FILE} if present)."),
-    baseline: str = typer.Option(None, "--baseline", metavar="RUN_ID|FILE",
-                                 help="Compare with an earlier run or JSON report: hide unchanged findings."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on stdout (files and exit code only)."),
-    no_color: bool = typer.Option(False, "--no-color", help="No colours in the table (also: NO_COLOR)."),
+    db: str = DB_OPT,
+    fmt: str = FORMAT_OPT,
+    outputs: list[str] = OUTPUT_OPT,
+    fail_on: str = FAIL_ON_OPT,
+    ignore_file: Path = IGNORE_OPT,
+    baseline: str = BASELINE_OPT,
+    quiet: bool = QUIET_OPT,
+    no_color: bool = NO_COLOR_OPT,
 ) -> int:
     """Render a stored run in any format, apply the ignore file and a baseline, and gate on --fail-on.
 
     Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or input error, 3 incomplete run.
     """
-    if fmt not in FORMATS:
-        raise UserError(f"--format: unknown format {fmt!r} (one of {', '.join(FORMATS)})")
-    threshold = parse_fail_on(fail_on)
-    files = parse_outputs(outputs)
-    rules = load_rules(ignore_file)
+    rendering = Rendering.check(fmt, outputs, fail_on, ignore_file, baseline, quiet, no_color)
     with open_store(db) as store:
-        data = store.load_run(run)
-        base = load_baseline(store, baseline) if baseline else None
-    report = build_report(data, rules=rules, baseline=base)
-    for fmt_, path in files:
-        write_atomic(path, render(fmt_, report))
-    err = Console(stderr=True, highlight=False, markup=False)
-    for warning in report.warnings:
-        err.print(Text("warning: " + one_line(warning), style="yellow"))
-    if not quiet:
-        if fmt == "table":
-            out = table_out.render(report, color=use_color(no_color), width=term_width())
-        else:
-            out = render(fmt, report)
-        typer.echo(out.decode("utf-8"), nl=False)
-    code = exit_code(report, threshold)
-    err.print(Text(summary_line(report, code, fail_on)))
-    return code
+        return rendering.emit(store, run)
 
 
 @app.command("runs")
