@@ -29,7 +29,7 @@ from iotvet.core.logs import configure as configure_logs
 from iotvet.core.redact import Redactor
 from iotvet.plan import LoadedPlan, load_plan
 from iotvet.probes.restore import Pending, undo
-from iotvet.probes.run import RunOutcome, Sinks, run_probe
+from iotvet.probes.run import RunOutcome, Sinks, local_description, run_probe
 from iotvet.report.text import one_line
 from iotvet.store import Store, resolve_url
 from iotvet.store.rundata import IdentityInfo, RunStatus, Untested
@@ -116,9 +116,11 @@ def _dry_run(plan_path: Path) -> int:
 
     loaded = load_plan(str(plan_path), strict_env=False)
     plan = loaded.plan
-    if plan.target is None or plan.target.openapi is None:
-        raise UserError("--dry-run needs target.openapi (the MQTT probe's plan is not listed yet)")
-    source = plan.target.openapi
+    local = local_description(loaded, Redactor(loaded.secrets))
+    if plan.target is None or (plan.target.openapi is None and local is None):
+        raise UserError("--dry-run needs an API description: target.openapi, har or postman "
+                        "(the MQTT probe's plan is not listed yet)")
+    source = plan.target.openapi or ""
 
     async def fetch_model() -> Any:
         governor = Governor(rate=plan.safety.rate, concurrency=1, max_requests=20, max_duration=60)
@@ -127,7 +129,7 @@ def _dry_run(plan_path: Path) -> int:
             return await load_openapi(source if "://" in source else str(loaded.resolve(source)),
                                       transport_fetcher(http))
 
-    result = dry_run(plan, asyncio.run(fetch_model()))
+    result = dry_run(plan, local if local is not None else asyncio.run(fetch_model()))
     table = Table("operation", "check", "relation", "kind", "at most")
     for cell in result.cells:
         table.add_row(Text(cell.operation), cell.check, cell.relation, "write" if cell.writes else "read",

@@ -126,19 +126,27 @@ def load_yaml(text: str, file: str) -> YamlDocument:
     return YamlDocument(file, data, builder.lines)
 
 
-def read_yaml(path: str) -> YamlDocument:
-    """Read and parse a YAML file; unreadable files are UserErrors too."""
+def read_text_file(path: str, max_bytes: int | None = None) -> str:
+    """A UTF-8 input file's text; a missing, unreadable, oversized or binary file is a UserError."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
+        with open(path, "rb") as fh:
+            raw = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
     except FileNotFoundError:
         raise UserError("file not found", Source(path)) from None
     except IsADirectoryError:
         raise UserError("is a directory, not a file", Source(path)) from None
     except PermissionError:
         raise UserError("permission denied", Source(path)) from None
-    except UnicodeDecodeError as exc:
-        raise UserError(f"not UTF-8 text (byte {exc.start})", Source(path)) from None
     except OSError as exc:
         raise UserError(f"cannot read: {exc.strerror}", Source(path)) from None
-    return load_yaml(text, path)
+    if max_bytes is not None and len(raw) > max_bytes:
+        raise UserError(f"larger than {max_bytes >> 20} MiB", Source(path))
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"not UTF-8 text (byte {exc.start})", Source(path)) from None
+
+
+def read_yaml(path: str) -> YamlDocument:
+    """Read and parse a YAML file; unreadable files are UserErrors too."""
+    return load_yaml(read_text_file(path), path)

@@ -12,7 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from iotvet.api.fetch import transport_fetcher
+from iotvet.api.har import har_secrets, load_har
+from iotvet.api.model import ApiModel
 from iotvet.api.openapi import load_openapi
+from iotvet.api.postman import load_postman, postman_secrets
 from iotvet.auth import Liveness, open_sessions
 from iotvet.checks.rest_context import Journal, Restored
 from iotvet.core.errors import UserError
@@ -59,11 +62,12 @@ async def run_probe(loaded: LoadedPlan, redactor: Redactor, sinks: Sinks, *, run
     safety = plan.safety
     governor = Governor(rate=safety.rate, concurrency=safety.concurrency, max_requests=safety.max_requests,
                         max_duration=safety.max_duration)
-    if plan.target is not None and plan.target.openapi is not None:
+    target = plan.target
+    if target is not None and any(x is not None for x in (target.openapi, target.har, target.postman)):
         await _rest(loaded, redactor, sinks, governor, outcome, run_id=run_id, only=only, settled=settled)
-    elif plan.target is not None:
-        outcome.incomplete.append("no OpenAPI description in the plan: the REST probe needs target.openapi "
-                                  "(HAR and Postman input come with a later release)")
+    elif target is not None:
+        outcome.incomplete.append("no API description in the plan: the REST probe needs target.openapi, "
+                                  "target.har or target.postman")
     if plan.mqtt is not None and not outcome.dead and (only is None or any(c.startswith("mq-") for c in only)):
         sinks.progress(f"probing the broker {plan.mqtt.url}")
         outcome.mqtt = await probe_mqtt(loaded, governor, redactor, on_cell=sinks.cell, on_finding=sinks.finding)
@@ -74,7 +78,8 @@ async def run_probe(loaded: LoadedPlan, redactor: Redactor, sinks: Sinks, *, run
 async def _rest(loaded: LoadedPlan, redactor: Redactor, sinks: Sinks, governor: Governor, outcome: RunOutcome, *,
                 run_id: str | None, only: set[str] | None, settled: set[tuple[str, str, str, str]] | None) -> None:
     plan = loaded.plan
-    assert plan.target is not None and plan.target.openapi is not None
+    assert plan.target is not None
+    model = local_description(loaded, redactor)
     safety = plan.safety
     ca = loaded.resolve(plan.target.ca).as_posix() if plan.target.ca else None
     async with HttpTransport(Scope(plan.scope.hosts), governor, run_id=run_id or new_run_id(),
@@ -82,9 +87,11 @@ async def _rest(loaded: LoadedPlan, redactor: Redactor, sinks: Sinks, governor: 
                              max_redirects=safety.max_redirects, ca=ca, proxy=plan.target.proxy,
                              extra_headers=tuple(plan.target.headers.items())) as http:
         http.listen(sinks.exchange)
-        sinks.progress("reading the API description")
-        source = plan.target.openapi
-        model = await load_openapi(source if "://" in source else str(loaded.resolve(source)), transport_fetcher(http))
+        if model is None:
+            sinks.progress("reading the API description")
+            source = plan.target.openapi or ""
+            model = await load_openapi(source if "://" in source else str(loaded.resolve(source)),
+                                       transport_fetcher(http))
         sinks.progress("logging every identity in")
         sessions = await open_sessions(loaded, http, redactor)
         lives = await asyncio.gather(*(s.verify() for name, s in sessions.items() if name != "anonymous"))
@@ -104,4 +111,22 @@ async def _rest(loaded: LoadedPlan, redactor: Redactor, sinks: Sinks, governor: 
                 outcome.incomplete.append(f"{why} ({errors[kind]} requests not sent)")
 
 
-__all__ = ["RunOutcome", "Sinks", "UserError", "run_probe"]
+def local_description(loaded: LoadedPlan, redactor: Redactor) -> ApiModel | None:
+    """The API model of a plan's HAR or Postman file (read locally, relative to the plan's folder), or None.
+
+    The file's tokens, cookies and passwords are taught to ``redactor`` before anything is logged
+    or sent. Raises UserError for a malformed file.
+    """
+    target = loaded.plan.target
+    if target is None:
+        return None
+    for source, load, secrets in ((target.har, load_har, har_secrets), (target.postman, load_postman, postman_secrets)):
+        if source is not None:
+            path = str(loaded.resolve(source))
+            for label, value in secrets(path):
+                redactor.add(value, label)
+            return load(path, target.base_url)
+    return None
+
+
+__all__ = ["RunOutcome", "Sinks", "UserError", "local_description", "run_probe"]
