@@ -86,9 +86,11 @@ class Inventory:
     seen: dict[str, set[str]] = field(default_factory=dict)
     profile: dict[str, dict[str, set[str]]] = field(default_factory=dict)
     objects: dict[str, dict[str, set[str]]] = field(default_factory=dict)
+    by_resource: dict[str, dict[str, dict[str, set[str]]]] = field(default_factory=dict)
+    """identity -> listed resource (``vehicles``) -> field -> values, for parameters named unlike any field."""
     public: set[str] = field(default_factory=set)
 
-    def candidates(self, who: str, param: str) -> tuple[list[str], bool]:
+    def candidates(self, who: str, param: str, resource: str = "") -> tuple[list[str], bool]:
         """Values ``who`` saw for a parameter; True when they come from its profile (a scope parameter)."""
         key = norm(param)
         prof = self.profile.get(who, {}).get(key, set())
@@ -98,6 +100,14 @@ class Inventory:
         found = set(objs.get(key, set()))
         if not found and key.endswith("id") and len(key) > 2:
             found = set(objs.get(key[:-2], set()))
+        if not found and resource:
+            # /vehicles/{vehicle_id} where the listing calls it "id" (or "vehicleId"): the listed resource's id.
+            listed = self.by_resource.get(who, {}).get(norm(resource), {})
+            singular = norm(resource).rstrip("s")
+            for name in ("id", f"{singular}id", f"{norm(resource)}id"):
+                if listed.get(name):
+                    found = set(listed[name])
+                    break
         return sorted(found), False
 
     def visible(self, who: str, param: str, value: str) -> bool:

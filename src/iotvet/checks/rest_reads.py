@@ -17,6 +17,8 @@ from iotvet.checks.rest_pairs import Setup, choose
 from iotvet.core.records import Relation, Verdict
 
 _TENANT_HINTS = ("brand", "tenant", "org", "oem", "app")
+Forged = tuple[dict[str, str] | None, dict[str, str] | None]
+"""Headers and query parameters an attacker adds to name another tenant."""
 
 
 def _private(ctx: RestContext, setup: Setup, extra_seen: frozenset[str] = frozenset()) -> set[str]:
@@ -27,7 +29,7 @@ def _private(ctx: RestContext, setup: Setup, extra_seen: frozenset[str] = frozen
 
 
 async def decide_read(ctx: RestContext, op: ApiOperation, relation: Relation, check: str, *,
-                      forge: Callable[[Setup], dict[str, str]] | None = None, need_hidden: bool = True) -> None:
+                      forge: Callable[[Setup], Forged] | None = None, need_hidden: bool = True) -> None:
     """Decide one read cell: pick a pair and object, ask as the attacker, judge by the victim's data."""
     allowed = ctx.policy_allows(op, relation)
     if allowed:
@@ -37,13 +39,14 @@ async def decide_read(ctx: RestContext, op: ApiOperation, relation: Relation, ch
     if isinstance(setup, str):
         ctx.decide(ctx.cell(check, op, relation, Verdict.NOT_TESTED, setup))
         return
-    hdrs = forge(setup) if forge else None
-    answer = await ctx.call(setup.attacker_name, op, setup.params, headers=hdrs, purpose=f"probe:{check}")
+    hdrs, query = forge(setup) if forge else (None, None)
+    answer = await ctx.call(setup.attacker_name, op, setup.params, headers=hdrs, query=query,
+                            purpose=f"probe:{check}")
     attacker, victim = setup.attacker_name or "anonymous", setup.victim.name
     if answer.unusable:
         ctx.decide(ctx.cell(check, op, relation, Verdict.INCONCLUSIVE, answer.unusable, attacker, victim))
         return
-    private = _private(ctx, setup, frozenset(hdrs.values()) if hdrs else frozenset())
+    private = _private(ctx, setup, frozenset({**(hdrs or {}), **(query or {})}.values()))
     decision = judge_read(answer.json, private, setup.canaries, answer.text)
     if not decision.decided:
         ctx.decide(ctx.cell(check, op, relation, Verdict.INCONCLUSIVE, decision.reason, attacker, victim))
@@ -140,17 +143,17 @@ async def xbrand_token(ctx: RestContext, op: ApiOperation, relation: Relation) -
     """Another tenant's user names the victim's tenant in a header or parameter and is believed."""
     relation = Relation.OTHER_TENANT
     spots = tenant_params(op)
-    headers_spots = [name for loc, name in spots if loc == "header"]
-    if not headers_spots:
+    if not spots:
         ctx.decide(ctx.cell("api-xbrand-token", op, relation, Verdict.NOT_TESTED,
-                            "the operation takes no tenant header"))
+                            "the operation takes no tenant header or parameter"))
         return
 
-    def forged(setup: Setup) -> dict[str, str]:
-        tenant_values = sorted(ctx.inventory.profile.get(setup.victim.name, {}).get("brand", set())
-                               | ctx.inventory.profile.get(setup.victim.name, {}).get("tenant", set())) or [
-            setup.victim.tenant]
-        return {name: tenant_values[0] for name in headers_spots}
+    def forged(setup: Setup) -> Forged:
+        profile = ctx.inventory.profile.get(setup.victim.name, {})
+        tenant = sorted(profile.get("brand", set()) | profile.get("tenant", set())) or [setup.victim.tenant]
+        headers = {name: tenant[0] for loc, name in spots if loc == "header"}
+        query = {name: tenant[0] for loc, name in spots if loc == "query"}
+        return headers or None, query or None
 
     await decide_read(ctx, op, relation, "api-xbrand-token", forge=forged)
 

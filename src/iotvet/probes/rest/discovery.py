@@ -64,6 +64,7 @@ async def discover(model: ApiModel, sessions: dict[str, Session]) -> Inventory:
         seen: set[str] = set()
         profile: dict[str, set[str]] = {}
         objects: dict[str, set[str]] = {}
+        by_resource: dict[str, dict[str, set[str]]] = {}
         for op in ops:
             view = View(await sessions[who].request("GET", op.path, purpose="discover"))
             if not view.ok:
@@ -74,13 +75,16 @@ async def discover(model: ApiModel, sessions: dict[str, Session]) -> Inventory:
                 continue  # public data says nothing about ownership
             items = object_list(doc)
             if items:
+                listed = by_resource.setdefault(norm(op.resource), {})
                 for item in items:
                     harvest(item, objects)
+                    harvest(item, listed)
             elif isinstance(unwrap(doc), dict):
                 harvest(unwrap(doc), profile)
         inventory.seen[who] = seen
         inventory.profile[who] = profile
         inventory.objects[who] = objects
+        inventory.by_resource[who] = by_resource
 
     await asyncio.gather(*(one(who) for who in sorted(sessions)))
     inventory.public = set(inventory.seen.get("anonymous", set()))

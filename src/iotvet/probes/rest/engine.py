@@ -51,7 +51,7 @@ def op_kind(inventory: Inventory, op: ApiOperation) -> str:
         return "singleton"
     kinds = set()
     for who in sorted(inventory.objects):
-        resolved = [inventory.candidates(who, p) for p in op.path_params]
+        resolved = [inventory.candidates(who, p, op.resource) for p in op.path_params]
         if all(vals for vals, _ in resolved):
             kinds.add("scope" if any(prof for _, prof in resolved) else "object")
     return "scope" if "scope" in kinds else ("object" if kinds else "unknown")

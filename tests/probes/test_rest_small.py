@@ -1,0 +1,96 @@
+"""Small purpose-built APIs for cases the lab does not shape: parameters named unlike any listed field,
+and a tenant taken from a query parameter."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from iotvet.core.records import Cell, Finding
+from iotvet.core.redact import Redactor
+from iotvet.plan import load_plan
+from iotvet.probes.run import Sinks, run_probe
+from tests.servers import Recorder, serve
+
+pytestmark = pytest.mark.timeout(60)
+
+USERS = {"Bearer tok-ana-0123456789": ("ana", "alpha"), "Bearer tok-ben-0123456789": ("ben", "beta")}
+THINGS = {"th-5501": {"id": "th-5501", "owner": "ana", "tenant": "alpha", "serial": "SN-ALPHA-99812"},
+          "th-7702": {"id": "th-7702", "owner": "ben", "tenant": "beta", "serial": "SN-BETA-44120"}}
+
+
+def api(*, bola: bool, tenant_query: bool) -> object:
+    def build(recorder: Recorder) -> web.Application:
+        routes = web.RouteTableDef()
+        param = [{"name": "thing_ref", "in": "path", "required": True, "schema": {"type": "string"}},
+                 {"name": "tenant", "in": "query", "required": False, "schema": {"type": "string"}}]
+        spec = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "security": [{"b": []}], "paths": {
+            "/things": {"get": {"responses": {"200": {"description": "ok"}}}},
+            "/things/{thing_ref}": {"parameters": param, "get": {"responses": {"200": {"description": "ok"}}}}}}
+
+        @routes.get("/openapi.json")
+        async def openapi(request: web.Request) -> web.Response:
+            return web.json_response(spec)
+
+        @routes.get("/api/things")
+        async def listing(request: web.Request) -> web.Response:
+            who = USERS.get(request.headers.get("Authorization", ""))
+            if who is None:
+                return web.json_response({"error": "auth"}, status=401)
+            return web.json_response({"items": [t for t in THINGS.values() if t["owner"] == who[0]]})
+
+        @routes.get("/api/things/{ref}")
+        async def one(request: web.Request) -> web.Response:
+            who = USERS.get(request.headers.get("Authorization", ""))
+            thing = THINGS.get(request.match_info["ref"])
+            if who is None or thing is None:
+                return web.json_response({"error": "nope"}, status=404)
+            tenant = request.query.get("tenant", who[1]) if tenant_query else who[1]
+            if thing["owner"] == who[0] or bola or thing["tenant"] == tenant:
+                return web.json_response(thing)
+            return web.json_response({"error": "nope"}, status=404)
+
+        app = web.Application()
+        app.add_routes(routes)
+        return app
+
+    return build
+
+
+def _run(tmp_path: Path, build: object) -> tuple[list[Cell], list[Finding]]:
+    with serve(build) as target:  # type: ignore[arg-type]
+        plan = tmp_path / "plan.yaml"
+        plan.write_text(f"""
+target: {{base_url: "{target.url}/api", openapi: "{target.url}/openapi.json"}}
+scope: {{hosts: ["{target.hostport}"]}}
+safety: {{rate: 200}}
+identities:
+  - {{name: ana, tenant: alpha, auth: {{type: bearer, token: "tok-ana-0123456789"}}}}
+  - {{name: ben, tenant: beta, auth: {{type: bearer, token: "tok-ben-0123456789"}}}}
+""")
+        loaded = load_plan(str(plan))
+        cells: list[Cell] = []
+        findings: list[Finding] = []
+        asyncio.run(run_probe(loaded, Redactor(loaded.secrets), Sinks(cells.append, findings.append, lambda e: None)))
+    return cells, findings
+
+
+def _verdict(cells: list[Cell], check: str) -> str:
+    return next(c.verdict.value for c in cells if c.check == check and c.relation.value == "other-tenant")
+
+
+@pytest.mark.parametrize(("bola", "expected"), [(True, "leak"), (False, "enforced")])
+def test_parameter_named_unlike_the_listed_id(tmp_path: Path, bola: bool, expected: str) -> None:
+    cells, findings = _run(tmp_path, api(bola=bola, tenant_query=False))
+    assert _verdict(cells, "api-bola-read") == expected
+    assert bool(findings) is bola
+
+
+@pytest.mark.parametrize(("flaw", "expected"), [(True, "leak"), (False, "enforced")])
+def test_tenant_from_a_query_parameter(tmp_path: Path, flaw: bool, expected: str) -> None:
+    cells, _ = _run(tmp_path, api(bola=False, tenant_query=flaw))
+    assert _verdict(cells, "api-xbrand-token") == expected
+    assert _verdict(cells, "api-bola-read") == "enforced"
