@@ -235,7 +235,7 @@ def test_online_unreachable_spec_exits_3_and_redacts_its_url(auth_server: AuthSe
     plan = write(auth_server.dir, plan_text(auth_server.url, auth_server.hosts, openapi=spec))
     assert main(["validate", plan, "--online"]) == EXIT_INCOMPLETE
     out, err = capfd.readouterr()
-    assert "spec: fetching" in err and "HTTP 404" in err
+    assert "answered HTTP 404" in err and "HTTP 404" in err
     assert "api_key=[REDACTED:" in err
     assert auth_server.requests("/missing.json")[0].query == {"api_key": API_KEY}
     assert_no_secret(out + err, server_secrets(auth_server))

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass, field
 
-import yaml
-
+from iotvet.api.fetch import transport_fetcher
+from iotvet.api.model import ApiModel
+from iotvet.api.openapi import load_openapi
 from iotvet.auth import Liveness, open_sessions
-from iotvet.core.errors import TargetError
+from iotvet.core.errors import TargetError, UserError
 from iotvet.core.ids import new_run_id
 from iotvet.core.redact import Redactor
 from iotvet.core.scope import Scope
 from iotvet.plan import LoadedPlan
-from iotvet.transport import Governor, HttpTransport, Request
+from iotvet.probes.run import local_description
+from iotvet.transport import Governor, HttpTransport
 from iotvet.transport.mqtt import Credentials, Endpoint, connect_check
 
 
@@ -31,18 +32,6 @@ class OnlineReport:
         return self.spec_problem is not None or any(r.alive is False for r in self.rows)
 
 
-def _spec_problem(text: str, kind: str) -> str | None:
-    try:
-        doc = json.loads(text) if kind != "openapi" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError):
-        return f"the {kind} document is not valid {'JSON' if kind != 'openapi' else 'JSON or YAML'}"
-    if kind == "openapi" and not (isinstance(doc, dict) and ("openapi" in doc or "swagger" in doc)):
-        return "the document has no openapi or swagger version key"
-    if kind == "har" and not (isinstance(doc, dict) and isinstance(doc.get("log"), dict)):
-        return "the HAR file has no log object"
-    return None
-
-
 async def check_online(loaded: LoadedPlan, redactor: Redactor) -> OnlineReport:
     """Fetch the spec (within scope) and verify every identity; never raises for target behaviour."""
     plan = loaded.plan
@@ -56,20 +45,18 @@ async def check_online(loaded: LoadedPlan, redactor: Redactor) -> OnlineReport:
                              ca=ca, proxy=target.proxy if target else None,
                              extra_headers=tuple(target.headers.items()) if target else ()) as http:
         if target is not None:
-            for kind in ("openapi", "har", "postman"):
-                source = getattr(target, kind)
-                if source is None:
-                    continue
-                if "://" in source:
-                    exchange = await http.send(Request("GET", source, purpose="spec"))
-                    if exchange.response is None or exchange.error is not None:
-                        report.spec_problem = f"fetching {source}: {exchange.error}"
-                    elif exchange.response.status != 200:
-                        report.spec_problem = f"fetching {source}: HTTP {exchange.response.status}"
-                    else:
-                        report.spec_problem = _spec_problem(exchange.response.text, kind)
+            model: ApiModel | None
+            try:
+                if target.openapi is not None:
+                    source = target.openapi
+                    model = await load_openapi(source if "://" in source else str(loaded.resolve(source)),
+                                               transport_fetcher(http))
                 else:
-                    report.spec_problem = _spec_problem(loaded.resolve(source).read_text(errors="replace"), kind)
+                    model = local_description(loaded, redactor)
+                if model is not None and not model.operations:
+                    report.spec_problem = "the API description has no operation under target.base_url"
+            except UserError as exc:
+                report.spec_problem = str(exc)
         sessions = await open_sessions(loaded, http, redactor)
         named = [s for name, s in sessions.items() if name != "anonymous"]
         by_name = {r.identity: r for r in await asyncio.gather(*(s.verify() for s in named))}
