@@ -189,7 +189,8 @@ def test_every_covered_ground_truth_cell_is_found(run_all: Run) -> None:
     assert run_all.outcome.incomplete == [] and run_all.outcome.rest is not None
     truth = _truth(run_all.truth, "flaws")
     covered = {k for k in truth if (k[1], k[2]) in run_all.covered()}
-    assert len(covered) >= 20, "the capture covers the vehicle routes and a customer-admin function"
+    # Tenant-header cells are masked (and absent from the ground truth) while cross-brand reads are open.
+    assert len(covered) >= 18, "the capture covers the vehicle routes and a customer-admin function"
     assert covered - run_all.leaks() == set()
     assert run_all.leaks() - truth == set()  # no leak the lab did not plant
     found = {(f.check, *run_all.spec(f.operation.method, f.operation.path), f.relation.value)  # type: ignore[union-attr]

@@ -55,6 +55,14 @@ async def decide_read(ctx: RestContext, op: ApiOperation, relation: Relation, ch
         ctx.decide(ctx.cell(check, op, relation, Verdict.ENFORCED,
                             f"HTTP {answer.status}: {decision.reason}", attacker, victim))
         return
+    if forge is not None:
+        # Attribution: the forged tenant is the cause only if the same request without it is refused.
+        plain = await ctx.call(setup.attacker_name, op, setup.params, purpose=f"control:{check}")
+        if plain.unusable is None and judge_read(plain.json, private, setup.canaries, plain.text).leaked:
+            ctx.decide(ctx.cell(check, op, relation, Verdict.NOT_TESTED,
+                                "masked: the object leaks to this attacker without the forged tenant too "
+                                "(an object-level flaw, reported under api-bola-read)", attacker, victim))
+            return
     cell = ctx.cell(check, op, relation, Verdict.LEAK, f"HTTP {answer.status}: {decision.reason}", attacker, victim)
     sample = ", ".join(sorted(decision.leaked)[:3])
     summary = (f"{attacker} ({relation.value}) received {len(decision.leaked)} value(s) that only {victim}'s own "

@@ -40,6 +40,8 @@ class Flaw:
     plane: Plane
     description: str
     cells: Callable[[Any], list[GroundCell]] = field(compare=False)
+    masked_by: tuple[str, ...] = ()
+    """Flaws that, when also on, make this one unobservable from outside (its cells leak anyway)."""
 
 
 @dataclass(frozen=True, slots=True)

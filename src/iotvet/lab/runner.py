@@ -77,10 +77,14 @@ def ground_truth(flaws: frozenset[str], shape: Shape) -> dict[str, Any]:
     entries = []
     for fid in sorted(flaws):
         f = known[fid]
-        cells = f.cells(shape)
+        masking = sorted(set(f.masked_by) & flaws)
+        cells = [] if masking else f.cells(shape)
         opened.update(cells)
-        entries.append({"id": f.id, "check": f.check, "plane": f.plane, "description": f.description,
-                        "cells": [c.as_json() for c in cells]})
+        entry = {"id": f.id, "check": f.check, "plane": f.plane, "description": f.description,
+                 "cells": [c.as_json() for c in cells]}
+        if masking:
+            entry["masked_by"] = masking  # indistinguishable from outside while these are on
+        entries.append(entry)
     traps = [{"id": t.id, "description": t.description,
               "cells": [c.as_json() for c in t.cells(shape) if c not in opened]} for t in TRAPS.values()]
     return {"shape_seed": shape.seed, "base_path": shape.base_path, "flaws": entries, "traps": traps}

@@ -53,8 +53,9 @@ def _cells(shape: Shape, ops: Iterable[str], relations: Iterable[str]) -> list[G
     return out
 
 
-def _rest(id_: str, check: str, description: str, ops: tuple[str, ...], relations: tuple[str, ...]) -> Flaw:
-    return flaw(Flaw(id_, check, "http", description, lambda s: _cells(s, ops, relations)))
+def _rest(id_: str, check: str, description: str, ops: tuple[str, ...], relations: tuple[str, ...],
+          masked_by: tuple[str, ...] = ()) -> Flaw:
+    return flaw(Flaw(id_, check, "http", description, lambda s: _cells(s, ops, relations), masked_by))
 
 
 _rest(BOLA_XBRAND, "api-bola-read",
@@ -90,7 +91,8 @@ _rest(MASS_ASSIGN, "api-mass-assign",
 _rest(BRAND_HEADER, "api-xbrand-token",
       "When the app's brand header names another brand, vehicle reads switch to that brand's support "
       "view and skip the customer check: the brand comes from the request, not from the token.",
-      _OBJECT_READS, ("other-tenant",))
+      ("vehicle.get", "vehicle.location", "vehicle.trips"), ("other-tenant",),
+      masked_by=(BOLA_XBRAND,))  # with cross-brand reads open, the header changes nothing visible
 _rest(JWT_NONE, "jwt-none",
       "Tokens whose header says alg=none are accepted without a signature.",
       ("profile.get",), ("anonymous",))
