@@ -142,3 +142,12 @@ def test_requests_per_cell(runs_all: Run) -> None:
     assert runs_all.summary is not None
     tested = runs_all.summary.cells - runs_all.summary.by_verdict.get("not-tested", 0)
     assert runs_all.permits / tested < 10  # discovery included; see benchmarks/ for the precise figures
+
+
+@pytest.mark.parametrize("flaw", ["bola-read-cross-brand", "bola-read-cross-customer", "bola-command-foreign-vehicle",
+                                  "unauth-location", "bfla-admin-functions", "cross-brand-admin", "mass-assignment",
+                                  "brand-from-header"])
+def test_each_flaw_alone_gives_exactly_its_cells(flaw: str, tmp_path: Path) -> None:
+    """Attribution: with one flaw on, every leak is one of that flaw's cells, under that flaw's check."""
+    run = probe_lab(flaw, 3, tmp_path)[0]
+    assert run.leaks() == _truth_cells(run.truth, "flaws")
