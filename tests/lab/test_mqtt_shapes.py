@@ -58,7 +58,11 @@ def test_cross_brand_read_and_command_injection(shape: int, flaws: frozenset[str
     with lab_in_thread(LabConfig(flaws=flaws, shape_seed=shape, mqtt="on", workdir=tmp_path)) as lab:
         people = lab.plan["identities"]
         attacker = next(i for i in people if i.get("mqtt") and i["role"] == "user" and i.get("devices"))
-        victim = next(i for i in people if i["role"] == "device" and i["tenant"] != attacker["tenant"])
+        # the victim is a live simulated vehicle (another brand's user's); the plan's own device
+        # identities are bench devices without a live client, so they keep no retained state
+        owner = next(i for i in people if i.get("mqtt") and i["role"] == "user" and i.get("devices")
+                     and i["tenant"] != attacker["tenant"])
+        victim = {"tenant": owner["tenant"], "device": owner["devices"][0]}
         own_device = attacker["devices"][0]
         client, got = _client(lab, attacker)
         try:

@@ -226,11 +226,11 @@ def _share_role(c: LabClient) -> bool:
 def _shared_cred(c: LabClient) -> bool:
     world = c.lab.world
     devices = {a.username: a for a in world.mqtt_accounts(c.lab.flaws) if a.kind == "device"}
-    by_model: dict[tuple[str, str], set[str]] = {}
-    for asset in world.simulated_assets():
-        by_model.setdefault((asset.tenant, asset.model), set()).add(devices[asset.id].password)
-    groups = [pw for pw in by_model.values() if pw]
-    return any(len(pw) == 1 for pw in groups) and len({p for pw in groups for p in pw}) < len(devices)
+    by_model: dict[tuple[str, str], list[str]] = {}
+    for asset in [*world.simulated_assets(), *world.bench_assets()]:  # every device with a broker account
+        by_model.setdefault((asset.tenant, asset.model), []).append(devices[asset.id].password)
+    # some model with two or more devices has a single password between them
+    return any(len(pw) > 1 and len(set(pw)) == 1 for pw in by_model.values())
 
 
 @exploit(F.INPUT_CRASH)

@@ -111,40 +111,59 @@ def _dry_run(plan_path: Path) -> int:
     from iotvet.api.fetch import transport_fetcher
     from iotvet.api.openapi import load_openapi
     from iotvet.core.scope import Scope
+    from iotvet.probes.mqtt.dryrun import plan_mqtt
     from iotvet.probes.rest.dryrun import dry_run
     from iotvet.transport import Governor, HttpTransport
 
     loaded = load_plan(str(plan_path), strict_env=False)
     plan = loaded.plan
     local = local_description(loaded, Redactor(loaded.secrets))
-    if plan.target is None or (plan.target.openapi is None and local is None):
-        raise UserError("--dry-run needs an API description: target.openapi, har or postman "
-                        "(the MQTT probe's plan is not listed yet)")
-    source = plan.target.openapi or ""
-
-    async def fetch_model() -> Any:
-        governor = Governor(rate=plan.safety.rate, concurrency=1, max_requests=20, max_duration=60)
-        ca = loaded.resolve(plan.target.ca).as_posix() if plan.target and plan.target.ca else None
-        async with HttpTransport(Scope(plan.scope.hosts), governor, run_id="dry-run", ca=ca) as http:
-            return await load_openapi(source if "://" in source else str(loaded.resolve(source)),
-                                      transport_fetcher(http))
-
-    result = dry_run(plan, local if local is not None else asyncio.run(fetch_model()))
-    table = Table("operation", "check", "relation", "kind", "at most")
-    for cell in result.cells:
-        table.add_row(Text(cell.operation), cell.check, cell.relation, "write" if cell.writes else "read",
-                      str(cell.requests))
+    has_api = plan.target is not None and (plan.target.openapi is not None or local is not None)
+    if not has_api and plan.mqtt is None:
+        raise UserError("--dry-run needs an API description (target.openapi, har or postman) or an mqtt section")
     console = Console(highlight=False)
-    console.print(table)
-    for what, count in result.setup.items():
-        console.print(Text(f"setup: {what}: {count}"))
-    for what, why in result.skipped:
-        console.print(Text(f"not sent: {what}: {why}"))
+    requests = cells = writes = publishes = 0
+    if has_api:
+        assert plan.target is not None
+        source = plan.target.openapi or ""
+
+        async def fetch_model() -> Any:
+            governor = Governor(rate=plan.safety.rate, concurrency=1, max_requests=20, max_duration=60)
+            ca = loaded.resolve(plan.target.ca).as_posix() if plan.target and plan.target.ca else None
+            async with HttpTransport(Scope(plan.scope.hosts), governor, run_id="dry-run", ca=ca) as http:
+                return await load_openapi(source if "://" in source else str(loaded.resolve(source)),
+                                          transport_fetcher(http))
+
+        result = dry_run(plan, local if local is not None else asyncio.run(fetch_model()))
+        table = Table("operation", "check", "relation", "kind", "at most")
+        for cell in result.cells:
+            table.add_row(Text(cell.operation), cell.check, cell.relation, "write" if cell.writes else "read",
+                          str(cell.requests))
+        console.print(table)
+        for what, count in result.setup.items():
+            console.print(Text(f"setup: {what}: {count}"))
+        for what, why in result.skipped:
+            console.print(Text(f"not sent: {what}: {why}"))
+        requests, cells, writes = result.requests, len(result.cells), result.writes
+    if plan.mqtt is not None:
+        mq = plan_mqtt(loaded)
+        table = Table("topic", "check", "relation", "publishes at most", "connects at most")
+        for item in mq.cells:
+            table.add_row(Text(item.topic), item.check, item.relation, str(item.publishes), str(item.connects))
+        console.print(table)
+        console.print(Text(f"mqtt setup: {mq.setup.get('connects', 0)} connects, "
+                           f"{mq.setup.get('publishes', 0)} publishes (sessions and channel proofs)"))
+        for what, why in mq.skipped:
+            console.print(Text(f"mqtt not tested: {what}: {why}"))
+        requests += mq.publishes + mq.connects  # each spends a permit, like a request
+        publishes = mq.publishes
+        cells += len(mq.cells)
     safety = plan.safety
-    seconds = result.requests / safety.rate
-    fits = result.requests <= safety.max_requests and seconds <= safety.max_duration
+    seconds = requests / safety.rate
+    fits = requests <= safety.max_requests and seconds <= safety.max_duration
     console.print(Text(
-        f"at most {result.requests} requests ({result.writes} writes) in {len(result.cells)} cells; budget "
+        f"at most {requests} requests ({writes} writes" + (f", {publishes} MQTT publishes" if plan.mqtt else "")
+        + f") in {cells} cells; budget "
         f"max_requests {safety.max_requests}, at rate {safety.rate:g}/s at least {seconds:.0f}s of max_duration "
         f"{safety.max_duration:g}s: {'fits' if fits else 'DOES NOT FIT: the run would end incomplete'}"))
     return 0 if fits else 3

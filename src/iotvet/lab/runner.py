@@ -37,7 +37,7 @@ from iotvet.lab.rest import flaws as rest_flaws
 from iotvet.lab.rest.app import Api, create_app
 from iotvet.lab.rest.state import CommandSink, discard
 from iotvet.lab.shapes import Shape, shape_for
-from iotvet.lab.world import World, WorldSize
+from iotvet.lab.world import PROBE_BACKEND, World, WorldSize
 
 log = logging.getLogger(__name__)
 MqttMode = Literal["auto", "on", "off"]
@@ -256,7 +256,9 @@ def build_plan(lab: Lab) -> dict[str, Any]:
             ident["mqtt"] = {"username": account.username, "password": account.password,
                              "client_id": account.client_id}
         identities.append(ident)
-    for asset in world.simulated_assets() if lab.mqtt_url else ():
+    for asset in world.bench_assets() if lab.mqtt_url else ():
+        # Bench devices, not the simulated vehicles: the broker binds client ids to usernames, so
+        # logging in as a live vehicle would kick it and be kicked back by its reconnect.
         ident = {"name": f"dev.{asset.id}", "tenant": asset.tenant}
         if asset.customer:
             ident["group"] = asset.customer
@@ -266,6 +268,13 @@ def build_plan(lab: Lab) -> dict[str, Any]:
         ident["mqtt"] = {"username": asset.id, "password": world.device_password(asset, lab.flaws),
                          "client_id": asset.id}
         identities.append(ident)
+    probe_backend = accounts.get(PROBE_BACKEND)
+    if probe_backend is not None:
+        # Only a backend may publish on command topics; this is a backend account of its own
+        # (never the live CommandBus's), so command channels can be proven without disturbing it.
+        identities.append({"name": probe_backend.username, "tenant": "platform", "role": "operator",
+                           "mqtt": {"username": probe_backend.username, "password": probe_backend.password,
+                                    "client_id": probe_backend.client_id or probe_backend.username}})
     plan["identities"] = identities
     return plan
 
@@ -397,8 +406,9 @@ async def _start_mqtt(stack: contextlib.AsyncExitStack, world: World, config: La
 
     accounts = world.mqtt_accounts(config.flaws)
     broker = await stack.enter_async_context(Broker(accounts, config.flaws, workdir / "mqtt", pki, config.host))
-    devices = [a for a in accounts if a.kind == "device"]
-    backend = next(a for a in accounts if a.kind == "backend")
+    live = {a.id for a in world.simulated_assets()}
+    devices = [a for a in accounts if a.kind == "device" and a.device in live]  # bench devices stay offline
+    backend = next(a for a in accounts if a.kind == "backend" and a.username == "backend")
     fleet = await stack.enter_async_context(Fleet(broker, devices))
     bus = await stack.enter_async_context(CommandBus(broker, backend))
     return {"broker": broker, "fleet": fleet, "bus": bus}

@@ -7,6 +7,12 @@ computed on demand), so a world of 100,000 vehicles builds in about a second.
 The *cast* is the handful of accounts the written plan names: in each of the first two
 brands a fleet (customer admin and drivers), a household (owner and family member) and a
 sandbox household whose users and vehicles are sacrificial; brand admins; the operator.
+
+*Bench devices* are the plan's own MQTT device identities: a couple per cast brand with a broker
+account (and the same ACL and password rules as any vehicle) but no live simulated client, so a
+probe that logs in as one never fights a running vehicle for its client id. They are not part of
+the REST world (no customer, not listed by the API) and come from their own random stream, so
+adding them changes nothing else the seed generates.
 """
 
 from __future__ import annotations
@@ -29,6 +35,9 @@ UserRole = Literal["owner", "driver", "customer-admin", "brand-admin", "operator
 CustomerKind = Literal["fleet", "household"]
 AssetKind = Literal["vehicle", "dashcam", "charger"]
 COMMANDS = ("lock", "unlock", "locate", "honk", "climate", "ping")
+BENCH_PER_TENANT = 2
+PROBE_BACKEND = "backend.probe"
+"""The broker account of the plan's backend-like identity (never the live CommandBus's ``backend``)."""
 SHARED_CREDENTIAL_FLAW = "shared-device-credential"
 
 _BRANDS = (
@@ -168,6 +177,7 @@ class World:
         self._seq = 1000
         self._names: set[str] = set()
         self._build()
+        self.bench: list[Asset] = self._bench()
 
     # -- construction -----------------------------------------------------------------------
 
@@ -260,8 +270,30 @@ class World:
             if customer is not None:
                 self.by_customer[customer.id][asset_id] = None
 
-    def _serial(self, brand: Brand, kind: AssetKind) -> str:
-        rng = self._rng
+    def _bench(self) -> list[Asset]:
+        """Per cast brand, :data:`BENCH_PER_TENANT` devices of one model: MQTT-only, no live client."""
+        rng = random.Random(f"iotvet-lab-bench:{self.seed}")
+        tenants = dict.fromkeys(u.tenant for u in self.cast() if u.tenant)
+        out: list[Asset] = []
+        taken: set[str] = set()
+        for slug in tenants:
+            brand = self.brands[slug]
+            kind: AssetKind = "dashcam" if brand.consumer else "vehicle"
+            model = rng.choice(MODELS[kind])  # one model per brand: twins under the shared-credential flaw
+            lat, lon = brand.home
+            for _ in range(BENCH_PER_TENANT):
+                vin = self._serial(brand, kind, rng)
+                while vin in taken:
+                    vin = self._serial(brand, kind, rng)
+                taken.add(vin)
+                out.append(Asset(
+                    id=vin, vin=vin, tenant=slug, customer=None, owner=None, kind=kind, model=model,
+                    year=2024, firmware="5.0.0", bind_code=f"{rng.randrange(10**6):06d}", lat=lat, lon=lon,
+                    odometer_km=0, charge_pct=100, nickname="bench", sacrificial=True))
+        return out
+
+    def _serial(self, brand: Brand, kind: AssetKind, rng: random.Random | None = None) -> str:
+        rng = rng or self._rng
         while True:
             if kind == "vehicle":
                 body = "".join(rng.choice(_VIN_CHARS) for _ in range(5))
@@ -344,14 +376,22 @@ class World:
         chosen.extend(a for a in self.assets.values() if a.customer is None)
         return chosen
 
+    def bench_assets(self) -> list[Asset]:
+        """The plan's bench devices (see the module docstring): broker accounts without a live client."""
+        return list(self.bench)
+
     def mqtt_accounts(self, flaws: frozenset[str] | set[str] = frozenset()) -> list[MqttAccount]:
-        """Broker accounts: simulated devices, the cast's apps, the backend and the operator."""
+        """Broker accounts: simulated and bench devices, the cast's apps, the backends and the operator.
+
+        ``backend`` is the live :class:`~iotvet.lab.mqtt.backend.CommandBus`; :data:`PROBE_BACKEND`
+        holds the same rights for the written plan, so a probe never takes over the live session.
+        """
         from iotvet.lab.mqtt.accounts import MqttAccount
 
         accounts = [
             MqttAccount(asset.id, self.device_password(asset, flaws), "device", asset.tenant, device=asset.id,
                         client_id=asset.id)
-            for asset in self.simulated_assets()
+            for asset in [*self.simulated_assets(), *self.bench]
         ]
         for user in self.cast():
             if user.role == "operator":
@@ -360,6 +400,8 @@ class World:
             accounts.append(MqttAccount(user.username, self.app_mqtt_password(user), "app", user.tenant,
                                         devices=devices, client_id=f"app-{user.username}"))
         accounts.append(MqttAccount("backend", self._derived("backend"), "backend", None, client_id="backend"))
+        accounts.append(MqttAccount(PROBE_BACKEND, self._derived(PROBE_BACKEND), "backend", None,
+                                    client_id=PROBE_BACKEND))
         accounts.append(MqttAccount("operator", self._derived("operator"), "operator", None,
                                     client_id="operator"))
         return accounts

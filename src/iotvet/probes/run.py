@@ -70,7 +70,8 @@ async def run_probe(loaded: LoadedPlan, redactor: Redactor, sinks: Sinks, *, run
                                   "target.har or target.postman")
     if plan.mqtt is not None and not outcome.dead and (only is None or any(c.startswith("mq-") for c in only)):
         sinks.progress(f"probing the broker {plan.mqtt.url}")
-        outcome.mqtt = await probe_mqtt(loaded, governor, redactor, on_cell=sinks.cell, on_finding=sinks.finding)
+        outcome.mqtt = await probe_mqtt(loaded, governor, redactor, on_cell=sinks.cell, on_finding=sinks.finding,
+                                        settled=settled)
     outcome.requests = governor.usage.permits
     return outcome
 

@@ -49,11 +49,17 @@ class Outcome:
                          f"{c.attacker}->{c.victim}: {c.reason[:110]}" for c in self.cells)
 
 
-def ground_truth(flaws: set[str] | frozenset[str]) -> set[tuple[str, str]]:
-    """The union of the lab's ground-truth cells for ``flaws``, as (topic template, relation)."""
+def ground_truth(flaws: set[str] | frozenset[str], outcome: Outcome | None = None) -> set[tuple[str, str]]:
+    """The union of the lab's ground-truth cells for ``flaws``, as (topic template, relation).
+
+    With ``outcome``, cells of relation classes the run's plan cannot cover (its summary lists them
+    as untested, e.g. other-tenant-admin in a plan without admins) are left out.
+    """
     from iotvet.lab.mqtt.flaws import MQTT_FLAWS
 
-    return {(c.topic or "", c.relation) for f in flaws for c in MQTT_FLAWS[f].cells(None)}
+    uncoverable = {r.value for r in outcome.summary.untested} if outcome is not None else set()
+    return {(c.topic or "", c.relation) for f in flaws for c in MQTT_FLAWS[f].cells(None)
+            if c.relation not in uncoverable}
 
 
 def identity(name: str, account: MqttAccount, *, sacrificial: bool = True, **extra: Any) -> dict[str, Any]:

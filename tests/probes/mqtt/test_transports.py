@@ -49,19 +49,19 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
 
 def test_tls_client_certificates(results: dict[str, Outcome]) -> None:
     outcome = results["cert"]
-    assert outcome.leaks == ground_truth({F.NO_ACL}), outcome.table()
+    assert outcome.leaks == ground_truth({F.NO_ACL}, outcome), outcome.table()
     anon = [c for c in outcome.cells if c.check == "mq-anon"]
     assert anon and all(c.verdict is Verdict.ENFORCED and "without credentials" in c.reason for c in anon)
 
 
 def test_websockets(results: dict[str, Outcome]) -> None:
     outcome = results["ws"]
-    assert outcome.leaks == ground_truth({F.XTENANT_CMD, F.RETAINED_STATE}), outcome.table()
+    assert outcome.leaks == ground_truth({F.XTENANT_CMD, F.RETAINED_STATE}, outcome), outcome.table()
 
 
 def test_mqtt5_all_flaws(results: dict[str, Outcome]) -> None:
     outcome = results["v5"]
-    assert outcome.leaks == ground_truth(set(F.MQTT_FLAWS)), outcome.table()
+    assert outcome.leaks == ground_truth(set(F.MQTT_FLAWS), outcome), outcome.table()
     writes = [e.mqtt.reason for f in outcome.findings for e in f.evidence
               if e.mqtt and e.mqtt.action == "publish" and e.mqtt.reason]
     assert writes  # MQTT 5 PUBACK reason codes are recorded as evidence

@@ -12,9 +12,14 @@ and names the catalogue check that must find it. Ground truth is given per flaw 
   recorded on the victim's command topic, the channel the victim loses to the attacker. The
   plaintext listener is recorded on the filter ``#`` with relation ``self``: an identity's own
   credentials and traffic are exposed.
-* **Relations** say how the attacker stands to the victim vehicle: ``other-tenant`` (any account
-  of another brand), ``same-tenant`` (an app user of the brand who does not own the vehicle),
-  ``device`` (another vehicle's credential of the same brand) and ``anonymous`` (no credentials).
+* **Relations** say how the attacker stands to the victim vehicle: ``other-tenant`` (an app user
+  of another brand), ``other-tenant-admin`` (another brand's administrator), ``same-tenant`` (an
+  app user of the brand who does not own the vehicle), ``device`` (another vehicle's credential of
+  the same brand) and ``anonymous`` (no credentials). Brand administrators hold ordinary app
+  accounts on the broker (no vehicles of their own), so every flaw that opens a topic to other
+  brands' app users opens it to other brands' administrators too; a probe that classifies
+  attackers finely (iotvet does) reports those as ``other-tenant-admin``, which is why the cells
+  list both.
 
 A cell lists what the flaw opens whatever the check, because one broker misconfiguration opens
 several attack classes at once (a read ACL that is missing serves wildcards and retained state too).
@@ -46,8 +51,8 @@ UNBOUND_IDS: Final[frozenset[str]] = frozenset({ANON, CLIENTID_ACL, CLIENTID_KIC
 _TELEMETRY = TEMPLATES["telemetry"]
 _COMMAND = TEMPLATES["command"]
 _STATE = TEMPLATES["state"]
-_STRANGERS = ("other-tenant", "same-tenant")
-_AUTHENTICATED = ("other-tenant", "same-tenant", "device")
+_STRANGERS = ("other-tenant", "other-tenant-admin", "same-tenant")
+_AUTHENTICATED = (*_STRANGERS, "device")
 
 
 def _cells(topics: Iterable[str], relations: Iterable[str]) -> list[GroundCell]:
