@@ -14,7 +14,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from iotvet.checks import CATALOGUE
 from iotvet.cli.app import app, verbosity
 from iotvet.cli.files import write_atomic
 from iotvet.cli.probe_cmd import probe_into_store
@@ -26,15 +25,21 @@ REPORTS = {"html": "report.html", "json": "report.json", "sarif": "report.sarif"
 Key = tuple[str, str, str]
 
 
+def _group(check: str, plane: str) -> str:
+    """REST ground truth is exact per check; an MQTT flaw's cells may show under several mq checks."""
+    return check if plane == "http" else "mqtt (every mq check)"
+
+
 def _truth(truth: dict[str, Any], checks: set[str]) -> dict[str, set[Key]]:
     out: dict[str, set[Key]] = {}
     for flaw in truth.get("flaws", []):
-        if flaw["check"] not in checks:
+        if flaw["check"] not in checks and not (flaw["plane"] == "mqtt" and any(c.startswith("mq-") for c in checks)):
             continue
+        group = _group(flaw["check"], flaw["plane"])
         for cell in flaw["cells"]:
             op = cell.get("operation")
             place = f"{op['method']} {op['path']}" if op else str(cell.get("topic"))
-            out.setdefault(flaw["check"], set()).add((flaw["check"], place, cell["relation"]))
+            out.setdefault(group, set()).add((group, place, cell["relation"]))
     return out
 
 
@@ -60,10 +65,7 @@ def demo(
         plan_path = out / "plan.yaml"
         lab.write_plan(plan_path)
         truth = lab.ground_truth()
-        # The REST checks only, for now: the lab plan's device identities are the live simulated vehicles,
-        # so an MQTT probe of the lab would knock them off their own connections (see docs/MQTT.md).
-        rest_checks = {c.id for c in CATALOGUE.values() if c.plane == "http"}
-        run_id, outcome, redactor = probe_into_store(plan_path, str(db), level=verbosity(ctx), only=rest_checks)
+        run_id, outcome, redactor = probe_into_store(plan_path, str(db), level=verbosity(ctx))
     with Store.open(f"sqlite:///{db}", redactor=redactor) as store:
         data = store.load_run(run_id)
     report = build_report(data)
@@ -71,13 +73,18 @@ def demo(
         write_atomic(out / name, render(fmt, report))
     ran = {c.check for c in data.cells}
     want = _truth(truth, ran)
-    got = {(f.check, f.target, f.relation.value if f.relation else "") for f in data.findings}
-    table = Table("check", "ground truth", "found", "missed", "not planted", title="iotvet demo: lab vs findings")
-    for check in sorted(ran):
+    got = {(_group(f.check, f.plane), f.target, f.relation.value if f.relation else "") for f in data.findings}
+    untested = {(_group(c.check, c.plane), c.topic or str(c.operation), c.relation.value): c.reason
+                for c in data.cells if c.verdict.value == "not-tested"}
+    table = Table("check", "ground truth", "found", "missed", "not in this mode", "not planted",
+                  title="iotvet demo: lab vs findings")
+    groups = sorted({_group(c.check, c.plane) for c in data.cells})
+    for check in groups:
         planted = want.get(check, set())
         found = {g for g in got if g[0] == check}
-        table.add_row(check, str(len(planted)), str(len(found & planted)), str(len(planted - found)),
-                      str(len(found - planted)))
+        waiting = {g for g in planted - found if "intrusive" in untested.get(g, "")}
+        table.add_row(check, str(len(planted)), str(len(found & planted)), str(len(planted - found - waiting)),
+                      str(len(waiting)), str(len(found - planted)))
     console.print(table)
     verdicts: dict[str, int] = {}
     for cell in data.cells:
