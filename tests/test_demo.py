@@ -25,7 +25,7 @@ def test_demo_probes_the_lab_and_writes_clean_reports(tmp_path: Path, capfd: pyt
     rows = [line for line in text.splitlines() if line.startswith(("│ api-", "│ mqtt"))]
     assert len(rows) >= 8 and any(r.startswith("│ mqtt") for r in rows)
     for row in rows:
-        check, planted, found, missed, waiting, invented = (c.strip() for c in row.strip("│").split("│"))
+        _check, planted, found, missed, waiting, invented = (c.strip() for c in row.strip("│").split("│"))
         assert missed == "0" and invented == "0", row  # nothing missed, nothing invented
         assert int(found) + int(waiting) == int(planted), row  # the rest needs intrusive mode
     report = json.loads((out / "report.json").read_text())
