@@ -30,8 +30,11 @@ def _kill_after(url: str, run_id: str, steps: int) -> int:
             if last >= steps:
                 break
         proc.send_signal(signal.SIGKILL)
-        # anything printed after our decision may also have been committed: read what is buffered
-        rest, err = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
+        # Anything printed after our decision may also have been committed. Read through the same text
+        # stream: its read-ahead buffer may already hold lines that communicate() would skip.
+        rest = proc.stdout.read()
+        err = proc.stderr.read() if proc.stderr is not None else ""
     finally:
         if proc.poll() is None:
             proc.kill()
