@@ -94,3 +94,48 @@ def test_tenant_from_a_query_parameter(tmp_path: Path, flaw: bool, expected: str
     cells, _ = _run(tmp_path, api(bola=False, tenant_query=flaw))
     assert _verdict(cells, "api-xbrand-token") == expected
     assert _verdict(cells, "api-bola-read") == "enforced"
+
+
+def linked_api(*, bola: bool) -> object:
+    """Devices named by ``serial_no`` in the listing, ``{handle}`` in the path: only an OpenAPI link says so."""
+
+    def build(recorder: Recorder) -> web.Application:
+        routes = web.RouteTableDef()
+        devices = {"ana": {"serial_no": "SN-A-551207", "label": "ana-garage-9912"},
+                   "ben": {"serial_no": "SN-B-770944", "label": "ben-carport-3318"}}
+        feeds = {"handle": "$response.body#/items/0/serial_no"}
+        link = {"GetDevice": {"operationId": "getDevice", "parameters": feeds}}
+        spec = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "security": [{"b": []}], "paths": {
+            "/devices": {"get": {"responses": {"200": {"description": "ok", "links": link}}}},
+            "/devices/{handle}": {"get": {"operationId": "getDevice", "parameters": [
+                {"name": "handle", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "ok"}}}}}}
+
+        @routes.get("/openapi.json")
+        async def openapi(request: web.Request) -> web.Response:
+            return web.json_response(spec)
+
+        @routes.get("/api/devices")
+        async def listing(request: web.Request) -> web.Response:
+            who = USERS.get(request.headers.get("Authorization", ""))
+            return web.json_response({"items": [devices[who[0]]]}) if who else web.json_response({}, status=401)
+
+        @routes.get("/api/devices/{handle}")
+        async def one(request: web.Request) -> web.Response:
+            who = USERS.get(request.headers.get("Authorization", ""))
+            owner = next((u for u, d in devices.items() if d["serial_no"] == request.match_info["handle"]), None)
+            if who is not None and owner is not None and (owner == who[0] or bola):
+                return web.json_response(devices[owner])
+            return web.json_response({"error": "nope"}, status=404)
+
+        app = web.Application()
+        app.add_routes(routes)
+        return app
+
+    return build
+
+
+@pytest.mark.parametrize(("bola", "expected"), [(True, "leak"), (False, "enforced")])
+def test_openapi_link_names_the_field_that_feeds_a_parameter(tmp_path: Path, bola: bool, expected: str) -> None:
+    cells, _ = _run(tmp_path, linked_api(bola=bola))
+    assert _verdict(cells, "api-bola-read") == expected

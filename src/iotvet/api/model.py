@@ -26,6 +26,15 @@ class Param:
 
 
 @dataclass(frozen=True, slots=True)
+class Link:
+    """An OpenAPI link: the response field that feeds a parameter of another operation."""
+
+    operation_id: str
+    parameter: str
+    field: str
+
+
+@dataclass(frozen=True, slots=True)
 class ApiOperation:
     """One operation: method and path template exactly as the description writes them."""
 
@@ -39,6 +48,7 @@ class ApiOperation:
     responses: dict[str, dict[str, Any] | None] = field(default_factory=dict, compare=False, hash=False)
     secured: bool = True
     tags: tuple[str, ...] = ()
+    links: tuple[Link, ...] = field(default=(), compare=False, hash=False)
 
     @property
     def key(self) -> str:
@@ -82,6 +92,13 @@ class ApiModel:
     operations: tuple[ApiOperation, ...]
     title: str = ""
     version: str = ""
+
+    def aliases(self, op: ApiOperation) -> dict[str, str]:
+        """Parameters of ``op`` that other operations' links say come from a named response field."""
+        if op.operation_id is None:
+            return {}
+        return {link.parameter: link.field for other in self.operations for link in other.links
+                if link.operation_id == op.operation_id}
 
     def find(self, method: str, path: str) -> ApiOperation | None:
         """The operation with this method and path template."""

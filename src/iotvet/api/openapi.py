@@ -17,7 +17,7 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 from referencing import Registry, Specification
 from referencing.exceptions import Unresolvable
 
-from iotvet.api.model import ApiModel, ApiOperation, Param
+from iotvet.api.model import ApiModel, ApiOperation, Link, Param
 from iotvet.core.errors import UserError
 from iotvet.plan.yamlsource import Path_, YamlDocument, load_yaml
 
@@ -192,11 +192,13 @@ def _operation(doc: YamlDocument, where: Path_, path: str, method: str, op: dict
     if not swagger and isinstance(op.get("requestBody"), dict):
         body_media, body_schema = _json_media(op["requestBody"].get("content"))
     responses: dict[str, dict[str, Any] | None] = {}
+    links: list[Link] = []
     for code, resp in (op.get("responses") or {}).items():
         if not isinstance(resp, dict):
             continue
         schema = resp.get("schema") if swagger else _json_media(resp.get("content"))[1]
         responses[str(code)] = schema if isinstance(schema, dict) else None
+        links.extend(_links(resp.get("links")))
     security = op.get("security", global_security)
     # Secured when some security requirement applies and none of the alternatives is {} (anonymous).
     secured = isinstance(security, list) and bool(security) and not any(req == {} for req in security)
@@ -204,5 +206,21 @@ def _operation(doc: YamlDocument, where: Path_, path: str, method: str, op: dict
     return ApiOperation(
         method=method.upper(), path=path, operation_id=op.get("operationId"), summary=str(op.get("summary", "")),
         params=tuple(params.values()), body_schema=body_schema, body_media=body_media, responses=responses,
-        secured=secured, tags=tags,
+        secured=secured, tags=tags, links=tuple(links),
     )
+
+
+def _links(raw: Any) -> list[Link]:
+    """OpenAPI ``links`` whose parameters come from a response body field: (operationId, parameter, field)."""
+    out: list[Link] = []
+    if not isinstance(raw, dict):
+        return out
+    for link in raw.values():
+        if not isinstance(link, dict) or not isinstance(link.get("operationId"), str):
+            continue
+        for param, expression in (link.get("parameters") or {}).items():
+            if isinstance(expression, str) and expression.startswith("$response.body#/"):
+                field_name = expression.rsplit("/", 1)[-1]
+                if field_name and not field_name.isdigit():
+                    out.append(Link(link["operationId"], str(param), field_name))
+    return out

@@ -90,7 +90,8 @@ class Inventory:
     """identity -> listed resource (``vehicles``) -> field -> values, for parameters named unlike any field."""
     public: set[str] = field(default_factory=set)
 
-    def candidates(self, who: str, param: str, resource: str = "") -> tuple[list[str], bool]:
+    def candidates(self, who: str, param: str, resource: str = "", alias: str | None = None,
+                   ) -> tuple[list[str], bool]:
         """Values ``who`` saw for a parameter; True when they come from its profile (a scope parameter)."""
         key = norm(param)
         prof = self.profile.get(who, {}).get(key, set())
@@ -100,6 +101,8 @@ class Inventory:
         found = set(objs.get(key, set()))
         if not found and key.endswith("id") and len(key) > 2:
             found = set(objs.get(key[:-2], set()))
+        if not found and alias:
+            found = set(objs.get(norm(alias), set()))  # an OpenAPI link names the field that feeds it
         if not found and resource:
             # /vehicles/{vehicle_id} where the listing calls it "id" (or "vehicleId"): the listed resource's id.
             listed = self.by_resource.get(who, {}).get(norm(resource), {})

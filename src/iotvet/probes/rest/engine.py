@@ -45,13 +45,14 @@ class RestSummary:
         return decided / tested if tested else 1.0
 
 
-def op_kind(inventory: Inventory, op: ApiOperation) -> str:
+def op_kind(inventory: Inventory, op: ApiOperation, aliases: dict[str, str] | None = None) -> str:
     """singleton, object, scope, or unknown (no identity knows a value for its parameters)."""
     if not op.path_params:
         return "singleton"
     kinds = set()
+    aliases = aliases or {}
     for who in sorted(inventory.objects):
-        resolved = [inventory.candidates(who, p, op.resource) for p in op.path_params]
+        resolved = [inventory.candidates(who, p, op.resource, aliases.get(p)) for p in op.path_params]
         if all(vals for vals, _ in resolved):
             kinds.add("scope" if any(prof for _, prof in resolved) else "object")
     return "scope" if "scope" in kinds else ("object" if kinds else "unknown")
@@ -109,7 +110,7 @@ async def probe_rest(plan: Plan, model: ApiModel, sessions: dict[str, Session], 
     for index, op in enumerate(model.operations):
         if on_operation is not None:
             on_operation(index, len(model.operations), op.key)
-        kind = op_kind(inventory, op)
+        kind = op_kind(inventory, op, model.aliases(op))
         for check, relation in plan_cells(op, kind, bool(tenant_params(op))):
             if (only is not None and check not in only) or (check, "http", op.key, relation.value) in done:
                 continue
