@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from iotvet.api.model import ApiOperation
-from iotvet.checks.oracle import judge_read, values
+from iotvet.checks.oracle import judge_read
 from iotvet.checks.registry import registry
 from iotvet.checks.rest_context import RestContext, View, norm
 from iotvet.checks.rest_pairs import Setup, choose
+from iotvet.checks.rest_writes import decide_write
 from iotvet.core.records import Relation, Verdict
 
 _TENANT_HINTS = ("brand", "tenant", "org", "oem", "app")
@@ -75,8 +76,6 @@ async def _read_or_write(ctx: RestContext, op: ApiOperation, relation: Relation,
     if op.method == "GET":
         await decide_read(ctx, op, relation, check, need_hidden=relation is not Relation.LOWER_ROLE)
     else:
-        from iotvet.checks.rest_writes import decide_write
-
         await decide_write(ctx, op, relation, check)
 
 
@@ -166,4 +165,4 @@ async def xbrand_token(ctx: RestContext, op: ApiOperation, relation: Relation) -
     await decide_read(ctx, op, relation, "api-xbrand-token", forge=forged)
 
 
-__all__ = ["bfla", "bola_read", "decide_read", "unauth", "values", "xbrand_token", "xtenant_admin"]
+__all__ = ["bfla", "bola_read", "decide_read", "unauth", "xbrand_token", "xtenant_admin"]

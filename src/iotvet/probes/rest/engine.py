@@ -11,14 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import iotvet.checks.rest_reads
-import iotvet.checks.rest_writes  # noqa: F401 - registers the write checks
 from iotvet.api.model import ApiModel, ApiOperation
 from iotvet.auth.session import Session
 from iotvet.checks.registry import registry
 from iotvet.checks.relations import missing_advice
 from iotvet.checks.rest_context import Inventory, Journal, RestContext, Restored
 from iotvet.checks.rest_pairs import pairs_for
+from iotvet.checks.rest_reads import tenant_params  # importing it registers the read and write checks
 from iotvet.core.records import Cell, Finding, Relation, Verdict
 from iotvet.core.redact import Redactor
 from iotvet.plan.schema import Plan
@@ -105,8 +104,6 @@ async def probe_rest(plan: Plan, model: ApiModel, sessions: dict[str, Session], 
     ctx = RestContext(plan=plan, model=model, sessions=sessions, inventory=inventory, redactor=redactor,
                       decide=decide, journal=journal, restored=restored)
     done = settled or set()
-    from iotvet.checks.rest_reads import tenant_params
-
     for index, op in enumerate(model.operations):
         if on_operation is not None:
             on_operation(index, len(model.operations), op.key)
