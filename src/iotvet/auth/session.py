@@ -35,6 +35,7 @@ from iotvet.plan.schema import (
     MtlsAuth,
     OAuth2Auth,
     RequestSpec,
+    TokenUse,
     WfcAuth,
 )
 from iotvet.transport.http import Exchange, HttpTransport, Request, TlsOptions
@@ -99,6 +100,25 @@ class Session:
                 self.redactor.add(value, label)
             for label, value in _body_secrets(auth.request.form, self.name):
                 self.redactor.add(value, label)
+
+    @property
+    def generation(self) -> int:
+        """How many successful logins this session has made (a token's identity, for callers)."""
+        return self._generation
+
+    async def token(self) -> str | None:
+        """The token this identity presents now (logging in first if needed); None for other credentials."""
+        auth = self.auth
+        if isinstance(auth, LoginAuth | OAuth2Auth):
+            await self._placement()
+            return self._issued.value if self._issued else None
+        if isinstance(auth, BearerAuth):
+            return auth.token.get_secret_value()
+        return None
+
+    async def relogin(self) -> str | None:
+        """Obtain a new token even though the current one looks valid (after a flow revoked it)."""
+        return await self.login(self._generation)
 
     @property
     def refreshable(self) -> bool:
@@ -215,12 +235,20 @@ class Session:
     async def request(self, method: str, path: str, *, json_body: Any = None, form: dict[str, str] | None = None,
                       body: bytes | None = None, headers: dict[str, str] | None = None,
                       query: dict[str, str] | None = None, purpose: str = "",
-                      follow_redirects: bool | None = None) -> Exchange:
+                      follow_redirects: bool | None = None, token: str | None = None) -> Exchange:
         """Send one request as this identity; a 401 on a refreshable credential logs in once and retries.
 
         An identity whose login failed sends nothing more: its requests come back refused
         (``auth-failed``) rather than going out without credentials under its name.
+        ``token`` replaces the identity's own token for this request (placed where its ``use`` says;
+        no login, no retry): how token attacks present a forged or a stale token. The caller
+        teaches the redactor any token that could work before passing it here.
         """
+        if token is not None:
+            use = self.auth.use if isinstance(self.auth, LoginAuth | OAuth2Auth | BearerAuth) else TokenUse()
+            request = self._build(method, path, place_token(token, {}, use), json_body=json_body, form=form,
+                                  body=body, headers=headers, query=query, purpose=purpose)
+            return await self.http.send(request, tls=self.tls, follow_redirects=follow_redirects)
         for attempt in (0, 1):
             placement = await self._placement()
             used = self._generation

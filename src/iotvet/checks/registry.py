@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import yaml
 
 from iotvet.core.records import Plane, Severity
 
 F = TypeVar("F", bound=Callable[..., Any])
+Per = Literal["cell", "run"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,10 @@ class Check:
 
     info: CheckInfo
     func: Callable[..., Any]
+    per: Per = "cell"
+    """``cell``: the engine calls it for each planned (operation or topic, relation) cell;
+    ``run``: the engine calls it once per probe with the context, and it decides its own cells
+    (token forgery, lifecycle flows, route discovery, input generation)."""
 
 
 class Registry:
@@ -62,7 +67,7 @@ class Registry:
         self._catalogue = catalogue
         self._checks: dict[str, Check] = {}
 
-    def register(self, check_id: str) -> Callable[[F], F]:
+    def register(self, check_id: str, per: Per = "cell") -> Callable[[F], F]:
         """Decorate a function as the implementation of catalogue check ``check_id``."""
 
         def decorate(func: F) -> F:
@@ -70,7 +75,7 @@ class Registry:
                 raise ValueError(f"unknown check id {check_id!r}: add it to checks/catalogue.yaml first")
             if check_id in self._checks:
                 raise ValueError(f"check {check_id!r} is registered twice")
-            self._checks[check_id] = Check(self._catalogue[check_id], func)
+            self._checks[check_id] = Check(self._catalogue[check_id], func, per)
             return func
 
         return decorate
@@ -82,6 +87,10 @@ class Registry:
     def family(self, family: str) -> list[Check]:
         """Registered checks of one family, in id order."""
         return sorted((c for c in self._checks.values() if c.info.family == family), key=lambda c: c.info.id)
+
+    def run_once(self, plane: Plane) -> list[Check]:
+        """Checks of one plane that run once per probe (``per="run"``), in id order."""
+        return [c for c in self if c.info.plane == plane and c.per == "run"]
 
     def __contains__(self, check_id: object) -> bool:
         return check_id in self._checks

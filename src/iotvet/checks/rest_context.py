@@ -131,7 +131,8 @@ class RestContext:
 
     def __init__(self, *, plan: Plan, model: ApiModel, sessions: dict[str, Session], inventory: Inventory,
                  redactor: Redactor, decide: Decide, journal: Journal | None = None,
-                 restored: Restored | None = None) -> None:
+                 restored: Restored | None = None, settled: set[tuple[str, str, str, str]] | None = None,
+                 only: set[str] | None = None) -> None:
         self.plan = plan
         self.model = model
         self.sessions = sessions
@@ -140,6 +141,8 @@ class RestContext:
         self._decide = decide
         self._journal = journal
         self._restored = restored
+        self._settled = settled or set()
+        self._only = only
         self._views: dict[tuple[str, str, str], View] = {}
         self.memo: dict[Any, object] = {}  # per-run results checks share (positive controls ...)
         self.identities = {i.name: i for i in plan.identities if i.name in sessions}
@@ -148,6 +151,12 @@ class RestContext:
     def mode(self) -> str:
         """read-only, safe-writes or intrusive."""
         return self.plan.safety.mode
+
+    def wanted(self, check: str, op: ApiOperation, relation: Relation) -> bool:
+        """True unless ``--checks`` excludes the check or a resumed run already decided this cell."""
+        if self._only is not None and check not in self._only:
+            return False
+        return (check, "http", op.key, relation.value) not in self._settled
 
     def identity(self, name: str | None) -> Identity | None:
         """The plan identity called ``name`` (None for anonymous)."""

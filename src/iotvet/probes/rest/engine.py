@@ -87,6 +87,9 @@ async def probe_rest(plan: Plan, model: ApiModel, sessions: dict[str, Session], 
                      on_operation: Callable[[int, int, str], object] | None = None) -> RestSummary:
     """Run the REST checks (all, or ``only`` these ids) and report every cell and finding.
 
+    Per-cell checks run operation by operation; then each run-once check (tokens, lifecycle
+    flows, routes, input generation) runs with the context and decides its own cells.
+
     ``settled`` cells (check, plane, place, relation) are skipped: a resumed run decides them once.
     Writes are journaled through ``journal`` before they are sent, and settled through ``restored``.
     """
@@ -102,7 +105,7 @@ async def probe_rest(plan: Plan, model: ApiModel, sessions: dict[str, Session], 
 
     inventory = await discover(model, sessions)
     ctx = RestContext(plan=plan, model=model, sessions=sessions, inventory=inventory, redactor=redactor,
-                      decide=decide, journal=journal, restored=restored)
+                      decide=decide, journal=journal, restored=restored, settled=settled, only=only)
     done = settled or set()
     for index, op in enumerate(model.operations):
         if on_operation is not None:
@@ -117,6 +120,11 @@ async def probe_rest(plan: Plan, model: ApiModel, sessions: dict[str, Session], 
                                 f"no identity was shown a value for {names}"), None)
                 continue
             await registry.get(check).func(ctx, op, relation)
+    for once in registry.run_once("http"):
+        if only is None or once.info.id in only:
+            if on_operation is not None:
+                on_operation(len(model.operations), len(model.operations), once.info.id)
+            await once.func(ctx)
     covered = {r for r in Relation if pairs_for(ctx, r)} | {Relation.ANONYMOUS}
     summary.untested = {r.value: advice for r, advice in missing_advice(plan.identities, covered).items()}
     return summary
