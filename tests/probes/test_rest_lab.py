@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from iotvet.api.fetch import transport_fetcher
 from iotvet.api.openapi import load_openapi
@@ -61,11 +62,17 @@ def _truth_cells(truth: dict[str, Any], section: str) -> set[Key]:
     return out
 
 
-def probe_lab(flaws: str, shape: int, tmp: Path, runs: int = 1) -> list[Run]:
+def probe_lab(flaws: str, shape: int, tmp: Path, runs: int = 1, *, mode: str | None = None,
+              only: set[str] | None = None) -> list[Run]:
+    """Probe a fresh lab ``runs`` times (the plan's safety mode replaced by ``mode`` when given)."""
     results: list[Run] = []
     with lab_in_thread(LabConfig(flaws=resolve_flaws(flaws), shape_seed=shape, mqtt="off", workdir=tmp)) as lab:
         plan_path = tmp / "plan.yaml"
         lab.write_plan(plan_path)
+        if mode is not None:
+            doc = yaml.safe_load(plan_path.read_text())
+            doc["safety"]["mode"] = mode
+            plan_path.write_text(yaml.safe_dump(doc, sort_keys=False))
         loaded = load_plan(str(plan_path))
         plan = loaded.plan
         assert plan.target is not None and plan.target.openapi and plan.target.ca
@@ -81,7 +88,7 @@ def probe_lab(flaws: str, shape: int, tmp: Path, runs: int = 1) -> list[Run]:
                     sessions = await open_sessions(loaded, http, redactor)
                     model = await load_openapi(plan.target.openapi, transport_fetcher(http))  # type: ignore[union-attr,arg-type]
                     run.summary = await probe_rest(plan, model, sessions, redactor, on_cell=run.cells.append,
-                                                   on_finding=run.findings.append)
+                                                   on_finding=run.findings.append, only=only)
                 run.permits = governor.usage.permits
 
             asyncio.run(go())
@@ -96,12 +103,12 @@ def shape(request: pytest.FixtureRequest) -> int:
 
 @pytest.fixture(scope="module")
 def runs_all(shape: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
-    yield probe_lab("all", shape, tmp_path_factory.mktemp(f"all{shape}"))[0]
+    yield probe_lab("all", shape, tmp_path_factory.mktemp(f"all{shape}"), only=CHECKS)[0]
 
 
 @pytest.fixture(scope="module")
 def runs_none(shape: int, tmp_path_factory: pytest.TempPathFactory) -> list[Run]:
-    return probe_lab("none", shape, tmp_path_factory.mktemp(f"none{shape}"), runs=5)
+    return probe_lab("none", shape, tmp_path_factory.mktemp(f"none{shape}"), runs=5, only=CHECKS)
 
 
 def test_every_ground_truth_cell_leaks_with_a_finding(runs_all: Run) -> None:
