@@ -156,5 +156,5 @@ def test_requests_per_cell(runs_all: Run) -> None:
                                   "brand-from-header"])
 def test_each_flaw_alone_gives_exactly_its_cells(flaw: str, tmp_path: Path) -> None:
     """Attribution: with one flaw on, every leak is one of that flaw's cells, under that flaw's check."""
-    run = probe_lab(flaw, 3, tmp_path)[0]
+    run = probe_lab(flaw, 3, tmp_path, only=CHECKS)[0]
     assert run.leaks() == _truth_cells(run.truth, "flaws")
