@@ -469,6 +469,8 @@ OUT_OF_SCOPE = [
      "identities[0].auth.request.path", "https://idp.example:9443/login"),
     ("verify-absolute", MINIMAL + "    verify: {path: 'https://api.example:9443/me'}\n", "verify",
      "identities[0].verify.path", "https://api.example:9443/me"),
+    ("tenant-host", MINIMAL.replace("8443\n", "8443\n  tenant_hosts: {t1: 'api.example:8443', t2: b.example}\n", 1),
+     "tenant_hosts", "target.tenant_hosts.t2", "https://b.example"),
     ("flow-absolute", MINIMAL + "flows:\n  logout:\n    - {path: /a}\n    - {path: 'https://evil.example/x'}\n",
      "evil.example", "flows.logout[1].path", "https://evil.example/x"),
 ]

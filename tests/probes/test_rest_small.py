@@ -1,9 +1,10 @@
 """Small purpose-built APIs for cases the lab does not shape: parameters named unlike any listed field,
-and a tenant taken from a query parameter."""
+a tenant taken from a query parameter or from the Host header (brands as virtual hosts)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -60,12 +61,15 @@ def api(*, bola: bool, tenant_query: bool) -> object:
     return build
 
 
-def _run(tmp_path: Path, build: object) -> tuple[list[Cell], list[Finding]]:
+def _run(tmp_path: Path, build: object, *, hosts: dict[str, str] | None = None,
+         ) -> tuple[list[Cell], list[Finding]]:
     with serve(build) as target:  # type: ignore[arg-type]
         plan = tmp_path / "plan.yaml"
+        vhosts = f", tenant_hosts: {json.dumps(hosts)}" if hosts else ""
+        scope = json.dumps([target.hostport, *(hosts or {}).values()])
         plan.write_text(f"""
-target: {{base_url: "{target.url}/api", openapi: "{target.url}/openapi.json"}}
-scope: {{hosts: ["{target.hostport}"]}}
+target: {{base_url: "{target.url}/api", openapi: "{target.url}/openapi.json"{vhosts}}}
+scope: {{hosts: {scope}}}
 safety: {{rate: 200}}
 identities:
   - {{name: ana, tenant: alpha, auth: {{type: bearer, token: "tok-ana-0123456789"}}}}
@@ -139,3 +143,60 @@ def linked_api(*, bola: bool) -> object:
 def test_openapi_link_names_the_field_that_feeds_a_parameter(tmp_path: Path, bola: bool, expected: str) -> None:
     cells, _ = _run(tmp_path, linked_api(bola=bola))
     assert _verdict(cells, "api-bola-read") == expected
+
+
+VHOSTS = {"alpha": "alpha.fleet.test", "beta": "beta.fleet.test"}
+
+
+def vhost_api(*, host_decides: bool) -> object:
+    """Brands as virtual hosts; the flawed server takes the brand from Host instead of the token."""
+
+    def build(recorder: Recorder) -> web.Application:
+        routes = web.RouteTableDef()
+        param = [{"name": "thing_ref", "in": "path", "required": True, "schema": {"type": "string"}}]
+        spec = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "security": [{"b": []}], "paths": {
+            "/things": {"get": {"responses": {"200": {"description": "ok"}}}},
+            "/things/{thing_ref}": {"parameters": param, "get": {"responses": {"200": {"description": "ok"}}}}}}
+
+        @routes.get("/openapi.json")
+        async def openapi(request: web.Request) -> web.Response:
+            return web.json_response(spec)
+
+        def caller(request: web.Request) -> tuple[str, str] | None:
+            who = USERS.get(request.headers.get("Authorization", ""))
+            brand = next((t for t, h in VHOSTS.items() if h == request.host), None)
+            if who is None or brand is None or (not host_decides and brand != who[1]):
+                return None  # a secure server refuses a token on another brand's host
+            return who[0], brand
+
+        @routes.get("/api/things")
+        async def listing(request: web.Request) -> web.Response:
+            who = caller(request)
+            if who is None:
+                return web.json_response({"error": "auth"}, status=401)
+            return web.json_response({"items": [t for t in THINGS.values() if t["owner"] == who[0]]})
+
+        @routes.get("/api/things/{ref}")
+        async def one(request: web.Request) -> web.Response:
+            who = caller(request)
+            thing = THINGS.get(request.match_info["ref"])
+            if who is None or thing is None or (thing["owner"] != who[0] and thing["tenant"] != who[1]):
+                return web.json_response({"error": "nope"}, status=404)
+            return web.json_response(thing)
+
+        app = web.Application()
+        app.add_routes(routes)
+        return app
+
+    return build
+
+
+@pytest.mark.parametrize(("flaw", "expected"), [(True, "leak"), (False, "enforced")])
+def test_tenant_from_the_host_header(tmp_path: Path, flaw: bool, expected: str) -> None:
+    cells, findings = _run(tmp_path, vhost_api(host_decides=flaw), hosts=VHOSTS)
+    assert _verdict(cells, "api-xbrand-token") == expected
+    assert _verdict(cells, "api-bola-read") == "enforced"
+    assert [f.check for f in findings] == (["api-xbrand-token"] if flaw else [])
+    if flaw:
+        forged = findings[0].evidence[1].http
+        assert forged is not None and forged.request_headers.get("Host") == VHOSTS["alpha"]

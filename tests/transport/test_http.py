@@ -108,6 +108,24 @@ def test_out_of_scope_redirect_is_an_error_not_a_request(target: Running, sink: 
     assert sink.recorder.hits == []
 
 
+@pytest.mark.parametrize(("host", "allowed"), [("other-brand.example", False), ("evil.example:80", False),
+                                               ("x/../y", False), ("user@h", False), (None, True)])
+def test_host_header_must_name_an_in_scope_host(target: Running, host: str | None, allowed: bool) -> None:
+    """Virtual hosts behind one in-scope address are other targets: a Host header cannot reach them."""
+    before = len(target.recorder.hits)
+
+    async def go() -> object:
+        async with transport(target) as http:
+            headers = (("Host", host if host is not None else target.hostport),)
+            return await http.send(Request("GET", f"{target.url}/ok", headers))
+
+    ex = run(go())
+    assert ex.ok is allowed  # type: ignore[attr-defined]
+    assert len(target.recorder.hits) - before == (1 if allowed else 0)
+    if not allowed:
+        assert ex.error.kind is TargetErrorKind.SCOPE  # type: ignore[attr-defined]
+
+
 def test_in_scope_redirect_is_followed(target: Running) -> None:
     async def go() -> object:
         async with transport(target, max_redirects=2) as http:

@@ -71,6 +71,8 @@ class Session:
         self.redactor = redactor
         target = loaded.plan.target
         self.base_url = target.base_url if target else ""
+        hosts = target.tenant_hosts if target else {}
+        self.tenant_host = hosts.get(identity.tenant) if identity else None
         ca = loaded.resolve(target.ca).as_posix() if target and target.ca else None
         auth = identity.auth if identity else None
         if isinstance(auth, WfcAuth):
@@ -206,6 +208,8 @@ class Session:
                 if "=" in piece:
                     k, v = piece.split("=", 1)
                     cookies.setdefault(k.strip(), v.strip())
+        if self.tenant_host and not any(k.lower() == "host" for k in extra):
+            all_headers.append(("Host", self.tenant_host))
         all_headers.extend(extra.items())
         if cookies:
             all_headers.append(("Cookie", "; ".join(f"{k}={v}" for k, v in cookies.items())))

@@ -145,14 +145,21 @@ def tenant_params(op: ApiOperation) -> list[tuple[str, str]]:
             and any(h in norm(p.name) for h in _TENANT_HINTS)]
 
 
+def tenant_hosts(ctx: RestContext) -> dict[str, str]:
+    """The plan's tenant -> Host header map (providers that tell brands apart by virtual host)."""
+    target = ctx.plan.target
+    return dict(target.tenant_hosts) if target else {}
+
+
 @registry.register("api-xbrand-token")
 async def xbrand_token(ctx: RestContext, op: ApiOperation, relation: Relation) -> None:
     """Another tenant's user names the victim's tenant in a header or parameter and is believed."""
     relation = Relation.OTHER_TENANT
     spots = tenant_params(op)
-    if not spots:
+    hosts = tenant_hosts(ctx)
+    if not spots and not hosts:
         ctx.decide(ctx.cell("api-xbrand-token", op, relation, Verdict.NOT_TESTED,
-                            "the operation takes no tenant header or parameter"))
+                            "the operation takes no tenant header or parameter, and the plan names no tenant_hosts"))
         return
 
     def forged(setup: Setup) -> Forged:
@@ -160,6 +167,8 @@ async def xbrand_token(ctx: RestContext, op: ApiOperation, relation: Relation) -
         tenant = sorted(profile.get("brand", set()) | profile.get("tenant", set())) or [setup.victim.tenant]
         headers = {name: tenant[0] for loc, name in spots if loc == "header"}
         query = {name: tenant[0] for loc, name in spots if loc == "query"}
+        if setup.victim.tenant in hosts:
+            headers["Host"] = hosts[setup.victim.tenant]  # the victim's virtual host, the attacker's token
         return headers or None, query or None
 
     await decide_read(ctx, op, relation, "api-xbrand-token", forge=forged)

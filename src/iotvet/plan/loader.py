@@ -157,6 +157,9 @@ def _check_sanity(loaded: LoadedPlan, doc: YamlDocument) -> None:
                 (url_in_scope if _is_url(value) else file_exists)(value, ("target", key))
         if plan.target.ca is not None:
             file_exists(plan.target.ca, ("target", "ca"))
+        scheme = plan.target.base_url.split("://", 1)[0]
+        for tenant, host in plan.target.tenant_hosts.items():
+            url_in_scope(f"{scheme}://{host}", ("target", "tenant_hosts", tenant))
         if plan.target.openapi is None and plan.target.har is None and plan.target.postman is None:
             loaded.warnings.append(PlanWarning(doc.source(("target",)),
                                                "no API description (openapi, har or postman): REST probes "

@@ -270,6 +270,16 @@ class Target(StrictModel):
     ca: str | None = None
     proxy: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
+    tenant_hosts: dict[str, str] = Field(default_factory=dict)
+    """tenant -> the Host header that selects it, for providers that tell brands apart by virtual host."""
+
+    @field_validator("tenant_hosts")
+    @classmethod
+    def _tenant_hosts(cls, v: dict[str, str]) -> dict[str, str]:
+        for tenant, host in v.items():
+            if not re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(:\d{1,5})?", host):
+                raise ValueError(f"tenant {tenant!r}: {host!r} is not host or host:port")
+        return v
 
     @field_validator("base_url")
     @classmethod

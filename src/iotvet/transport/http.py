@@ -316,6 +316,10 @@ class HttpTransport:
             ):
                 self.stats.scope_refused += 1
                 raise ScopeViolation(f"{url.scheme}://{url.host}:{url.port} is not in scope.hosts")
+            forced = request.header("Host")
+            if forced is not None and not self._host_header_allowed(url.scheme, forced):
+                self.stats.scope_refused += 1
+                raise ScopeViolation(f"Host header {forced[:80]!r} names a host not in scope.hosts")
             self._circuit_check(host)
             async with self.governor.slot(), self.governor.permit():
                 self.stats.sent += 1
@@ -342,6 +346,15 @@ class HttpTransport:
             before_emit(exchange)
         self._emit(exchange)
         return exchange
+
+    def _host_header_allowed(self, scheme: str, value: str) -> bool:
+        """A Host header may only name an in-scope host: virtual hosts behind one address are targets too."""
+        try:
+            named = yarl.URL(f"{scheme}://{value}", encoded=False)
+        except (ValueError, TypeError):
+            return False
+        return bool(named.host) and named.path in ("", "/") and not named.query_string and named.user is None \
+            and self.scope.allows(scheme, named.host or "", named.explicit_port)
 
     async def _do(self, request: Request, url: yarl.URL, tls: TlsOptions) -> Response:
         headers = [("User-Agent", USER_AGENT), (RUN_HEADER, self.run_id), *self.extra_headers, *request.headers]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from iotvet.api.model import ApiModel
 from iotvet.checks.relations import is_admin
+from iotvet.checks.rest_reads import tenant_params
 from iotvet.plan.schema import LoginAuth, OAuth2Auth, Plan
 from iotvet.probes.rest.discovery import listing_ops
 from iotvet.probes.rest.engine import plan_cells
@@ -64,8 +65,8 @@ def dry_run(plan: Plan, model: ApiModel) -> DryRun:
     for op in model.operations:
         kind = "singleton" if not op.path_params else ("scope" if has_admin and _scopeish(op.path) else "object")
         controls = 0
-        for check, relation in plan_cells(op, kind, any("brand" in p.name.lower() or "tenant" in p.name.lower()
-                                                        for p in op.params if p.location == "header")):
+        by_host = bool(plan.target and plan.target.tenant_hosts)
+        for check, relation in plan_cells(op, kind, bool(tenant_params(op)) or by_host):
             writes = op.is_write
             if writes and not writes_allowed:
                 out.skipped.append((f"{op.key} {check} {relation.value}", "read-only mode sends no write"))

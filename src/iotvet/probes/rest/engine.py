@@ -111,7 +111,8 @@ async def probe_rest(plan: Plan, model: ApiModel, sessions: dict[str, Session], 
         if on_operation is not None:
             on_operation(index, len(model.operations), op.key)
         kind = op_kind(inventory, op, model.aliases(op))
-        for check, relation in plan_cells(op, kind, bool(tenant_params(op))):
+        by_host = bool(plan.target and plan.target.tenant_hosts)
+        for check, relation in plan_cells(op, kind, bool(tenant_params(op)) or by_host):
             if (only is not None and check not in only) or (check, "http", op.key, relation.value) in done:
                 continue
             if kind == "unknown":
