@@ -61,7 +61,7 @@ def api(*, bola: bool, tenant_query: bool) -> object:
     return build
 
 
-def _run(tmp_path: Path, build: object, *, hosts: dict[str, str] | None = None,
+def _run(tmp_path: Path, build: object, *, hosts: dict[str, str] | None = None, mode: str = "read-only",
          ) -> tuple[list[Cell], list[Finding]]:
     with serve(build) as target:  # type: ignore[arg-type]
         plan = tmp_path / "plan.yaml"
@@ -70,7 +70,7 @@ def _run(tmp_path: Path, build: object, *, hosts: dict[str, str] | None = None,
         plan.write_text(f"""
 target: {{base_url: "{target.url}/api", openapi: "{target.url}/openapi.json"{vhosts}}}
 scope: {{hosts: {scope}}}
-safety: {{rate: 200}}
+safety: {{rate: 200, mode: {mode}}}
 identities:
   - {{name: ana, tenant: alpha, auth: {{type: bearer, token: "tok-ana-0123456789"}}}}
   - {{name: ben, tenant: beta, auth: {{type: bearer, token: "tok-ben-0123456789"}}}}
@@ -200,3 +200,76 @@ def test_tenant_from_the_host_header(tmp_path: Path, flaw: bool, expected: str) 
     if flaw:
         forged = findings[0].evidence[1].http
         assert forged is not None and forged.request_headers.get("Host") == VHOSTS["alpha"]
+
+
+def notes_api(*, bola: bool, location: bool) -> object:
+    """Notes on things: no operation lists them; only creating one reveals its id (Location or body)."""
+
+    def build(recorder: Recorder) -> web.Application:
+        routes = web.RouteTableDef()
+        notes: dict[str, dict[str, str]] = {}
+        thing = {"name": "thing_ref", "in": "path", "required": True, "schema": {"type": "string"}}
+        note = {"name": "note_id", "in": "path", "required": True, "schema": {"type": "string"}}
+        body = {"content": {"application/json": {"schema": {"type": "object", "required": ["text"],
+                                                             "properties": {"text": {"type": "string"}}}}}}
+        ok = {"200": {"description": "ok"}}
+        spec = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "security": [{"b": []}], "paths": {
+            "/things": {"get": {"responses": ok}},
+            "/things/{thing_ref}/notes": {"parameters": [thing], "post": {"requestBody": body,
+                                                                          "responses": {"201": {"description": "c"}}}},
+            "/things/{thing_ref}/notes/{note_id}": {"parameters": [thing, note], "get": {"responses": ok}}}}
+
+        @routes.get("/openapi.json")
+        async def openapi(request: web.Request) -> web.Response:
+            return web.json_response(spec)
+
+        @routes.get("/api/things")
+        async def listing(request: web.Request) -> web.Response:
+            who = USERS.get(request.headers.get("Authorization", ""))
+            if who is None:
+                return web.json_response({"error": "auth"}, status=401)
+            return web.json_response({"items": [t for t in THINGS.values() if t["owner"] == who[0]]})
+
+        @routes.post("/api/things/{ref}/notes")
+        async def create(request: web.Request) -> web.Response:
+            who = USERS.get(request.headers.get("Authorization", ""))
+            parent = THINGS.get(request.match_info["ref"])
+            if who is None or parent is None or parent["owner"] != who[0]:
+                return web.json_response({"error": "nope"}, status=404)
+            nid = f"n-{len(notes) + 1:04d}"
+            notes[nid] = {"owner": who[0], "text": str((await request.json()).get("text", ""))}
+            if location:
+                return web.json_response({"ok": True}, status=201,
+                                         headers={"Location": f"/api/things/{parent['id']}/notes/{nid}"})
+            return web.json_response({"note": {"note_id": nid}}, status=201)
+
+        @routes.get("/api/things/{ref}/notes/{nid}")
+        async def one(request: web.Request) -> web.Response:
+            who = USERS.get(request.headers.get("Authorization", ""))
+            found = notes.get(request.match_info["nid"])
+            if who is None or found is None or (found["owner"] != who[0] and not bola):
+                return web.json_response({"error": "nope"}, status=404)
+            return web.json_response(found)
+
+        app = web.Application()
+        app.add_routes(routes)
+        return app
+
+    return build
+
+
+@pytest.mark.parametrize("location", [True, False], ids=["location-header", "id-in-body"])
+@pytest.mark.parametrize(("bola", "expected"), [(True, "leak"), (False, "enforced")])
+def test_ids_only_a_create_reveals(tmp_path: Path, location: bool, bola: bool, expected: str) -> None:
+    cells, findings = _run(tmp_path, notes_api(bola=bola, location=location), mode="safe-writes")
+    note_read = [c for c in cells if c.check == "api-bola-read" and c.relation.value == "other-tenant"
+                 and c.operation is not None and c.operation.path.endswith("{note_id}")]
+    assert [c.verdict.value for c in note_read] == [expected]
+    assert bool(findings) is bola
+
+
+def test_read_only_mode_creates_nothing_and_says_why(tmp_path: Path) -> None:
+    cells, _ = _run(tmp_path, notes_api(bola=True, location=True))
+    note_read = [c for c in cells if c.operation is not None and c.operation.path.endswith("{note_id}")]
+    assert note_read and {c.verdict.value for c in note_read} == {"not-tested"}
+    assert all("note_id" in c.reason for c in note_read)

@@ -77,6 +77,17 @@ class ApiOperation:
                 return segments[i - 1]
         return literal[-1]
 
+    def param_resource(self, name: str) -> str:
+        """The collection a path parameter indexes: the literal segment right before ``{name}``.
+
+        ``/things/{thing_ref}/notes/{note_id}``: ``thing_ref`` -> ``things``, ``note_id`` -> ``notes``.
+        """
+        segments = [s for s in self.path.strip("/").split("/") if s]
+        for i, segment in enumerate(segments):
+            if segment == "{" + name + "}" and i > 0 and not _PARAM.fullmatch(segments[i - 1]):
+                return segments[i - 1]
+        return self.resource
+
     def fill(self, values: dict[str, str]) -> str:
         """The path with its parameters replaced by ``values`` (URL-quoted)."""
         from urllib.parse import quote

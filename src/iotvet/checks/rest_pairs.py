@@ -61,7 +61,8 @@ def _assignments(ctx: RestContext, op: ApiOperation, victim: str) -> tuple[list[
     choices: list[list[str]] = []
     scope = False
     for param in op.path_params:
-        values, from_profile = ctx.inventory.candidates(victim, param, op.resource, ctx.model.aliases(op).get(param))
+        alias = ctx.model.aliases(op).get(param)
+        values, from_profile = ctx.inventory.candidates(victim, param, op.param_resource(param), alias)
         if not values:
             return [], False
         scope = scope or from_profile

@@ -191,7 +191,7 @@ async def mass_assign(ctx: RestContext, op: ApiOperation, relation: Relation) ->
 def _own_params(ctx: RestContext, op: ApiOperation, who: str) -> Params | None:
     params: Params = {}
     for name in op.path_params:
-        values, _ = ctx.inventory.candidates(who, name, op.resource, ctx.model.aliases(op).get(name))
+        values, _ = ctx.inventory.candidates(who, name, op.param_resource(name), ctx.model.aliases(op).get(name))
         if not values:
             return None
         params[name] = values[0]

@@ -22,6 +22,7 @@ from iotvet.core.records import Cell, Finding, Relation, Verdict
 from iotvet.core.redact import Redactor
 from iotvet.plan.schema import Plan
 from iotvet.probes.rest.discovery import discover
+from iotvet.probes.rest.producers import produce
 
 OBJECT_RELATIONS = (Relation.SAME_GROUP, Relation.SAME_TENANT, Relation.OTHER_TENANT, Relation.OTHER_TENANT_ADMIN,
                     Relation.DEVICE)
@@ -51,7 +52,7 @@ def op_kind(inventory: Inventory, op: ApiOperation, aliases: dict[str, str] | No
     kinds = set()
     aliases = aliases or {}
     for who in sorted(inventory.objects):
-        resolved = [inventory.candidates(who, p, op.resource, aliases.get(p)) for p in op.path_params]
+        resolved = [inventory.candidates(who, p, op.param_resource(p), aliases.get(p)) for p in op.path_params]
         if all(vals for vals, _ in resolved):
             kinds.add("scope" if any(prof for _, prof in resolved) else "object")
     return "scope" if "scope" in kinds else ("object" if kinds else "unknown")
@@ -106,6 +107,7 @@ async def probe_rest(plan: Plan, model: ApiModel, sessions: dict[str, Session], 
     inventory = await discover(model, sessions)
     ctx = RestContext(plan=plan, model=model, sessions=sessions, inventory=inventory, redactor=redactor,
                       decide=decide, journal=journal, restored=restored, settled=settled, only=only)
+    await produce(ctx, [op for op in model.operations if op_kind(inventory, op, model.aliases(op)) == "unknown"])
     done = settled or set()
     for index, op in enumerate(model.operations):
         if on_operation is not None:
