@@ -273,3 +273,75 @@ def test_read_only_mode_creates_nothing_and_says_why(tmp_path: Path) -> None:
     note_read = [c for c in cells if c.operation is not None and c.operation.path.endswith("{note_id}")]
     assert note_read and {c.verdict.value for c in note_read} == {"not-tested"}
     assert all("note_id" in c.reason for c in note_read)
+
+
+CUSTOMER_USERS = {"Bearer tok-a1-0123456789": ("a1", "alpha", "c1"), "Bearer tok-a2-0123456789": ("a2", "alpha", "c2"),
+                  "Bearer tok-b1-0123456789": ("b1", "beta", "c1")}
+
+
+def customer_api(*, legacy_a2: bool) -> object:
+    """Customer ids repeat across brands and the check ignores the brand; a legacy record has no customer."""
+
+    def build(recorder: Recorder) -> web.Application:
+        routes = web.RouteTableDef()
+        things = {"k-a1": {"id": "k-a1", "owner": "a1", "customer": "c1", "vin": "VIN-A1-558201"},
+                  "k-a2": {"id": "k-a2", "owner": "a2", "customer": None if legacy_a2 else "c2", "vin": "VIN-A2-99420"},
+                  "k-b1": {"id": "k-b1", "owner": "b1", "customer": "c1", "vin": "VIN-B1-31877"}}
+        param = [{"name": "thing_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+        spec = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "security": [{"b": []}], "paths": {
+            "/things": {"get": {"responses": {"200": {"description": "ok"}}}},
+            "/things/{thing_id}": {"parameters": param, "get": {"responses": {"200": {"description": "ok"}}}}}}
+
+        @routes.get("/openapi.json")
+        async def openapi(request: web.Request) -> web.Response:
+            return web.json_response(spec)
+
+        @routes.get("/api/things")
+        async def listing(request: web.Request) -> web.Response:
+            who = CUSTOMER_USERS.get(request.headers.get("Authorization", ""))
+            if who is None:
+                return web.json_response({"error": "auth"}, status=401)
+            return web.json_response([t for t in things.values() if t["owner"] == who[0]])
+
+        @routes.get("/api/things/{ref}")
+        async def one(request: web.Request) -> web.Response:
+            who = CUSTOMER_USERS.get(request.headers.get("Authorization", ""))
+            thing = things.get(request.match_info["ref"])
+            if who is None or thing is None or thing["customer"] not in (who[2], None):
+                return web.json_response({"error": "nope"}, status=404)
+            return web.json_response(thing)
+
+        app = web.Application()
+        app.add_routes(routes)
+        return app
+
+    return build
+
+
+@pytest.mark.parametrize("legacy", [True, False])
+def test_second_pair_only_where_a_farther_class_leaks(tmp_path: Path, legacy: bool) -> None:
+    """a2 -> a1 (same brand) is refused, b1 -> a1 (other brand, same customer id) leaks: that disagreement
+    sends the next same-brand pair, a1 -> a2, which reaches the legacy record when there is one."""
+    with serve(customer_api(legacy_a2=legacy)) as target:  # type: ignore[arg-type]
+        plan = tmp_path / "plan.yaml"
+        auth = "auth: {{type: bearer, token: tok-{}-0123456789}}"
+        people = "".join(f"  - {{name: {n}, tenant: {t}, group: {g}, {auth.format(n)}}}\n"
+                         for n, t, g in CUSTOMER_USERS.values())
+        plan.write_text(f"""
+target: {{base_url: "{target.url}/api", openapi: "{target.url}/openapi.json"}}
+scope: {{hosts: ["{target.hostport}"]}}
+safety: {{rate: 200}}
+identities:
+{people}""")
+        loaded = load_plan(str(plan))
+        cells: list[Cell] = []
+        asyncio.run(run_probe(loaded, Redactor(loaded.secrets), Sinks(cells.append, lambda f: None, lambda e: None)))
+    bola = {c.relation.value: c for c in cells if c.check == "api-bola-read"}
+    assert bola["other-tenant"].verdict.value == "leak"
+    same = bola["same-tenant"]
+    if legacy:
+        assert (same.verdict.value, same.attacker, same.victim) == ("leak", "a1", "a2")
+        assert "pair 2 of this class leaked" in same.reason
+    else:
+        assert (same.verdict.value, same.attacker, same.victim) == ("enforced", "a2", "a1")
+        assert "2 pairs of this class agree" in same.reason

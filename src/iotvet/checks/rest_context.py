@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -216,6 +217,16 @@ class RestContext:
     def decide(self, cell: Cell, finding: Finding | None = None) -> None:
         """Report a decided (or undecidable) cell, with its finding when it leaks."""
         self._decide(cell, finding)
+
+    @contextmanager
+    def capture(self, into: list[tuple[Cell, Finding | None]]) -> Iterator[None]:
+        """Collect decisions in ``into`` instead of reporting them (the engine reviews an operation's cells)."""
+        saved = self._decide
+        self._decide = lambda cell, finding: into.append((cell, finding))
+        try:
+            yield
+        finally:
+            self._decide = saved
 
     def finding(self, cell: Cell, summary: str, views: list[tuple[str, View]]) -> Finding:
         """The finding for a leaking cell, with redacted evidence and a curl reproduction."""

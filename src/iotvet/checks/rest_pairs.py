@@ -108,6 +108,9 @@ async def choose(ctx: RestContext, op: ApiOperation, relation: Relation, *, read
     """
     read_op = readback or op
     tried = 0
+    wanted_skip = ctx.memo.get(("skip-pairs", op.key, relation), 0)
+    skip = wanted_skip if isinstance(wanted_skip, int) else 0
+    skipped = 0
     reasons: list[str] = []
     pairs = pairs_for(ctx, relation)
     if any(_assignments(ctx, op, name)[1] for name in ctx.identities):
@@ -125,12 +128,19 @@ async def choose(ctx: RestContext, op: ApiOperation, relation: Relation, *, read
                     ctx.inventory.visible(attacker.name, p, v) for p, v in params.items()):
                 continue
             view = await ctx.call(victim.name, read_op, params, purpose="victim-view", cache=True)
+            found: Setup | None = None
             if view.ok and (view.values() or not need_values):
-                return Setup(attacker, victim, params, view, scope)
-            if view.ok:
+                found = Setup(attacker, victim, params, view, scope)
+            elif view.ok:
                 seeded = await seed(ctx, read_op, victim.name, params)
                 if seeded is not None:
-                    return Setup(attacker, victim, params, seeded[0], scope, {seeded[1]})
+                    found = Setup(attacker, victim, params, seeded[0], scope, {seeded[1]})
+            if found is not None:
+                if skipped == skip:
+                    return found
+                skipped += 1  # a second opinion: this pair already spoke, go on to the next one
+                break
+            if view.ok:
                 reasons.append(f"{victim.name}'s own view of {read_op.fill(params)} holds nothing private")
             else:
                 reasons.append(f"{victim.name}'s own request answered {view.status or view.exchange.error}")

@@ -22,6 +22,7 @@ from iotvet.core.records import Cell, Finding, Relation, Verdict
 from iotvet.core.redact import Redactor
 from iotvet.plan.schema import Plan
 from iotvet.probes.rest.discovery import discover
+from iotvet.probes.rest.opinions import second_opinions
 from iotvet.probes.rest.producers import produce
 
 OBJECT_RELATIONS = (Relation.SAME_GROUP, Relation.SAME_TENANT, Relation.OTHER_TENANT, Relation.OTHER_TENANT_ADMIN,
@@ -114,15 +115,26 @@ async def probe_rest(plan: Plan, model: ApiModel, sessions: dict[str, Session], 
             on_operation(index, len(model.operations), op.key)
         kind = op_kind(inventory, op, model.aliases(op))
         by_host = bool(plan.target and plan.target.tenant_hosts)
-        for check, relation in plan_cells(op, kind, bool(tenant_params(op)) or by_host):
-            if (only is not None and check not in only) or (check, "http", op.key, relation.value) in done:
-                continue
-            if kind == "unknown":
-                names = ", ".join(op.path_params)
-                decide(ctx.cell(check, op, relation, Verdict.NOT_TESTED,
-                                f"no identity was shown a value for {names}"), None)
-                continue
+        pending: list[tuple[Cell, Finding | None]] = []
+        with ctx.capture(pending):
+            for check, relation in plan_cells(op, kind, bool(tenant_params(op)) or by_host):
+                if (only is not None and check not in only) or (check, "http", op.key, relation.value) in done:
+                    continue
+                if kind == "unknown":
+                    names = ", ".join(op.path_params)
+                    ctx.decide(ctx.cell(check, op, relation, Verdict.NOT_TESTED,
+                                        f"no identity was shown a value for {names}"))
+                    continue
+                await registry.get(check).func(ctx, op, relation)
+        keys = [(cell.check, cell.relation) for cell, _ in pending]
+        decided = {key: made for key, made in zip(keys, pending, strict=True) if keys.count(key) == 1}
+
+        async def again(check: str, relation: Relation, op: ApiOperation = op) -> None:
             await registry.get(check).func(ctx, op, relation)
+
+        await second_opinions(ctx, op, decided, again)
+        for key, made in zip(keys, pending, strict=True):
+            decide(*decided.get(key, made))
     for once in registry.run_once("http"):
         if only is None or once.info.id in only:
             if on_operation is not None:
