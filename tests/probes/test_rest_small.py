@@ -72,7 +72,7 @@ target: {{base_url: "{target.url}/api", openapi: "{target.url}/openapi.json"{vho
 scope: {{hosts: {scope}}}
 safety: {{rate: 200, mode: {mode}}}
 identities:
-  - {{name: ana, tenant: alpha, auth: {{type: bearer, token: "tok-ana-0123456789"}}}}
+  - {{name: ana, tenant: alpha, sacrificial: true, auth: {{type: bearer, token: "tok-ana-0123456789"}}}}
   - {{name: ben, tenant: beta, auth: {{type: bearer, token: "tok-ben-0123456789"}}}}
 """)
         loaded = load_plan(str(plan))
@@ -345,3 +345,60 @@ identities:
     else:
         assert (same.verdict.value, same.attacker, same.victim) == ("enforced", "a2", "a1")
         assert "2 pairs of this class agree" in same.reason
+
+
+def profile_api(*, settable: set[str]) -> object:
+    """A profile whose PATCH schema offers only a nickname; ``settable`` protected fields are copied anyway."""
+
+    def build(recorder: Recorder) -> web.Application:
+        routes = web.RouteTableDef()
+        people = {"Bearer tok-ana-0123456789": {"user_id": "u-ana-7781", "nickname": "ana", "customer_id": "c-1040",
+                                                "is_admin": False},
+                  "Bearer tok-ben-0123456789": {"user_id": "u-ben-3302", "nickname": "ben", "customer_id": "c-2290",
+                                                "is_admin": False}}
+        body = {"content": {"application/json": {"schema": {"type": "object",
+                                                             "properties": {"nickname": {"type": "string"}}}}}}
+        ok = {"200": {"description": "ok"}}
+        spec = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "security": [{"b": []}], "paths": {
+            "/me": {"get": {"responses": ok}, "patch": {"requestBody": body, "responses": ok}}}}
+
+        @routes.get("/openapi.json")
+        async def openapi(request: web.Request) -> web.Response:
+            return web.json_response(spec)
+
+        @routes.get("/api/me")
+        async def me(request: web.Request) -> web.Response:
+            who = people.get(request.headers.get("Authorization", ""))
+            return web.json_response(who) if who else web.json_response({"error": "auth"}, status=401)
+
+        @routes.patch("/api/me")
+        async def update(request: web.Request) -> web.Response:
+            who = people.get(request.headers.get("Authorization", ""))
+            if who is None:
+                return web.json_response({"error": "auth"}, status=401)
+            for key, value in (await request.json()).items():
+                if key == "nickname" or key in settable:
+                    who[key] = value
+            return web.json_response(who)
+
+        app = web.Application()
+        app.add_routes(routes)
+        return app
+
+    return build
+
+
+@pytest.mark.parametrize(("settable", "mode", "verdict", "fields"), [
+    ({"is_admin"}, "safe-writes", "leak", "is_admin"),
+    ({"customer_id"}, "safe-writes", "enforced", "intrusive mode only"),
+    ({"customer_id"}, "intrusive", "leak", "customer_id"),
+    (set(), "intrusive", "enforced", "customer_id"),
+])
+def test_mass_assignment_of_flags_and_tenant_fields(tmp_path: Path, settable: set[str], mode: str, verdict: str,
+                                                     fields: str) -> None:
+    cells, findings = _run(tmp_path, profile_api(settable=settable), mode=mode)
+    cell = next(c for c in cells if c.check == "api-mass-assign")
+    assert cell.verdict.value == verdict and fields in cell.reason
+    if verdict == "leak":
+        assert "restored" in cell.reason and "NOT" not in cell.reason
+        assert [f.check for f in findings] == ["api-mass-assign"]

@@ -14,19 +14,18 @@ from iotvet.api.model import ApiOperation
 from iotvet.checks.canary import canary_body
 from iotvet.checks.oracle import canaries_in, new_canary
 from iotvet.checks.registry import registry
-from iotvet.checks.rest_context import Params, RestContext, View, norm
+from iotvet.checks.rest_context import Params, RestContext, View
 from iotvet.checks.rest_pairs import choose
 from iotvet.core.records import Relation, Verdict
 
-PROTECTED = ("role", "roles", "isadmin", "admin", "ownerid", "owner", "customerid", "customer", "tenant", "tenantid",
-             "brand", "brandid", "org", "orgid", "userid", "verified", "plan", "tier")
 
-
-def _readback(ctx: RestContext, op: ApiOperation) -> ApiOperation | None:
+def readback_op(ctx: RestContext, op: ApiOperation) -> ApiOperation | None:
+    """The GET on the same path: how the victim sees what a write did."""
     return ctx.model.find("GET", op.path)
 
 
-def _find_key(doc: Any, key: str) -> Any:
+def find_key(doc: Any, key: str) -> Any:
+    """The first value stored under ``key`` anywhere in a JSON document (None if absent)."""
     stack = [doc]
     while stack:
         node = stack.pop()
@@ -40,7 +39,7 @@ def _find_key(doc: Any, key: str) -> Any:
 
 
 def _original(before: View, fields: list[str]) -> dict[str, Any]:
-    return {f: _find_key(before.json, f) for f in fields}
+    return {f: find_key(before.json, f) for f in fields}
 
 
 async def _restore(ctx: RestContext, op: ApiOperation, who: str, params: Params, before: View,
@@ -73,7 +72,7 @@ async def decide_write(ctx: RestContext, op: ApiOperation, relation: Relation, c
     allowed = ctx.policy_allows(op, relation)
     if allowed:
         return undecided(Verdict.NOT_TESTED, allowed)
-    readback = _readback(ctx, op)
+    readback = readback_op(ctx, op)
     if readback is None:
         return undecided(Verdict.NOT_TESTED, f"no GET {op.path} to confirm a write from the victim's side")
     if canary_body(op, new_canary()) is None:
@@ -138,86 +137,3 @@ async def _control(ctx: RestContext, op: ApiOperation, readback: ApiOperation, v
 async def bola_write(ctx: RestContext, op: ApiOperation, relation: Relation) -> None:
     """Another identity's object can be changed or commanded (read back as the victim)."""
     await decide_write(ctx, op, relation, "api-bola-write")
-
-
-@registry.register("api-mass-assign")
-async def mass_assign(ctx: RestContext, op: ApiOperation, relation: Relation) -> None:
-    """Protected fields (role, owner, customer, tenant) set through a body that should not accept them."""
-    relation = Relation.SELF
-    check = "api-mass-assign"
-    if ctx.mode == "read-only":
-        ctx.decide(ctx.cell(check, op, relation, Verdict.NOT_TESTED, "read-only mode sends no write"))
-        return
-    readback = _readback(ctx, op)
-    if readback is None:
-        ctx.decide(ctx.cell(check, op, relation, Verdict.NOT_TESTED, f"no GET {op.path} to read the fields back"))
-        return
-    writable = {norm(n) for n in (op.body_schema or {}).get("properties", {})}
-    for victim in sorted(ctx.identities):
-        params = _own_params(ctx, op, victim)
-        if params is None:
-            continue
-        before = await ctx.call(victim, readback, params, purpose="victim-view", cache=True)
-        if not before.ok or not isinstance(before.json, dict):
-            continue
-        plan = _escalation(ctx, victim, before.json, writable)
-        if not plan:
-            continue
-        undo_all = {k: _find_key(before.json, k) for k in plan}
-        attempt, seq = await ctx.write(victim, op, params, body=plan, owner=victim, original=undo_all,
-                                       purpose=f"probe:{check}")
-        after = await ctx.call(victim, readback, params, purpose="victim-readback")
-        changed = {k: v for k, v in plan.items() if _find_key(after.json, k) == v}
-        if not changed:
-            ctx.settle(seq)
-            ctx.decide(ctx.cell(check, op, relation, Verdict.ENFORCED,
-                                f"write answered {attempt.status}; protected fields unchanged", victim, victim))
-            return
-        undo = {k: _find_key(before.json, k) for k in changed}
-        restore = await ctx.call(victim, op, params, body=undo, purpose="restore")
-        state = "restored" if restore.ok else f"NOT restored (HTTP {restore.status})"
-        ctx.settle(seq, None if restore.ok else state)
-        reason = f"set {', '.join(sorted(changed))} through the body; {state}"
-        cell = ctx.cell(check, op, relation, Verdict.LEAK, reason, victim, victim)
-        fields = ", ".join(f"{k}={v}" for k, v in sorted(changed.items()))
-        summary = (f"{victim} changed protected field(s) {fields} of {op.fill(params)} by adding them to the body; "
-                   f"read back as {victim} ({state})")
-        ctx.decide(cell, ctx.finding(cell, summary, [("the write with protected fields", attempt),
-                                                     ("read-back", after)]))
-        return
-    ctx.decide(ctx.cell(check, op, relation, Verdict.NOT_TESTED, "no identity's view shows a protected field"))
-
-
-def _own_params(ctx: RestContext, op: ApiOperation, who: str) -> Params | None:
-    params: Params = {}
-    for name in op.path_params:
-        values, _ = ctx.inventory.candidates(who, name, op.param_resource(name), ctx.model.aliases(op).get(name))
-        if not values:
-            return None
-        params[name] = values[0]
-    return params
-
-
-def _escalation(ctx: RestContext, victim: str, view: dict[str, Any], writable: set[str]) -> dict[str, Any]:
-    """New values for protected fields the write schema does not offer, chosen to keep the victim's access."""
-    inv = ctx.inventory
-    own = inv.profile.get(victim, {})
-    body: dict[str, Any] = {}
-    flat = view
-    if len(view) == 1 and isinstance(next(iter(view.values())), dict):
-        flat = next(iter(view.values()))
-    for key, current in flat.items():
-        k = norm(key)
-        if k not in PROTECTED or k in writable or not isinstance(current, str):
-            continue
-        if k in ("ownerid", "owner") and own.get("userid"):
-            new = sorted(own["userid"])[0]
-        elif k in ("role", "roles"):
-            seen = {v for name, prof in inv.profile.items() if name != victim for v in prof.get("role", set())}
-            higher = sorted(v for v in seen if v != current and "admin" in v.lower()) or sorted(seen - {current})
-            new = higher[0] if higher else ""
-        else:
-            continue  # tenant, customer, org: moving the object away could lose it; intrusive checks only
-        if new and new != current:
-            body[key] = new
-    return body

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import iotvet.checks.rest_mass  # noqa: F401 - registers api-mass-assign
 from iotvet.api.model import ApiModel, ApiOperation
 from iotvet.auth.session import Session
 from iotvet.checks.registry import registry
