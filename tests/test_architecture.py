@@ -17,6 +17,7 @@ ALLOWED: dict[str, set[str]] = {
     "probes": {"core", "plan", "transport", "auth", "api", "checks"},
     "store": {"core", "plan", "checks"},
     "report": {"core", "checks", "store"},
+    "assess": {"core", "plan", "checks", "store", "report"},
     "lab": {"core", "checks", "plan"},
 }
 
