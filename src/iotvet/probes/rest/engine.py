@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import iotvet.checks.rest_mass  # noqa: F401 - registers api-mass-assign
 from iotvet.api.model import ApiModel, ApiOperation
 from iotvet.auth.session import Session
+from iotvet.checks import rest_tokens  # noqa: F401 - registers the token checks
 from iotvet.checks.registry import registry
 from iotvet.checks.relations import missing_advice
 from iotvet.checks.rest_context import Inventory, Journal, RestContext, Restored
