@@ -199,7 +199,9 @@ async def _build(ctx: RestContext) -> Bench | Skip:
 
 
 async def _negative_control(ctx: RestContext, made: Bench) -> Bench | Skip:
-    view = await present(ctx, made.victim, made.ask, nobody_token(), "control:jwt-invalid-token")
+    nobody = nobody_token()
+    ctx.redactor.add(nobody, "forged.control")  # no credential, but token-shaped: nothing token-shaped is stored
+    view = await present(ctx, made.victim, made.ask, nobody, "control:jwt-invalid-token")
     why = unusable(view)
     if why:
         return Skip(Verdict.INCONCLUSIVE, f"negative control (a token naming nobody): {why}")
