@@ -224,6 +224,19 @@ def test_retry_after_is_honoured_and_counted(target: Running) -> None:
         assert len(times) == 2 and times[1] - times[0] >= 0.9
 
 
+def test_a_request_marked_no_retry_takes_the_first_429_as_final(target: Running) -> None:
+    """Guessed logins: a retried failed login would count towards a lockout behind the check's back."""
+    with serve(lambda rec: target_app(rec)) as fresh:
+
+        async def go() -> object:
+            async with transport(fresh) as http:
+                return await http.send(Request("GET", fresh.url + "/limited", retry=False))
+
+        ex = run(go())
+        assert ex.response.status == 429  # type: ignore[attr-defined]
+        assert len(fresh.recorder.hits) == 1
+
+
 def test_circuit_opens_after_repeated_5xx(target: Running) -> None:
     with serve(lambda rec: target_app(rec)) as fresh:
 

@@ -191,7 +191,7 @@ class Session:
     def _build(self, method: str, path: str, placement: Placement, *, json_body: Any = None,
                form: dict[str, str] | None = None, body: bytes | None = None,
                headers: dict[str, str] | None = None, query: dict[str, str] | None = None,
-               purpose: str = "") -> Request:
+               purpose: str = "", retry: bool = True) -> Request:
         merged_query = {**(query or {}), **placement.query}
         all_headers: list[tuple[str, str]] = list(placement.headers)
         if json_body is not None:
@@ -214,7 +214,7 @@ class Session:
         if cookies:
             all_headers.append(("Cookie", "; ".join(f"{k}={v}" for k, v in cookies.items())))
         return Request(method.upper(), _join(self.base_url, path, merged_query), tuple(all_headers), body,
-                       self.name, purpose)
+                       self.name, purpose, retry)
 
     async def _send_spec(self, spec: RequestSpec, *, purpose: str, authenticated: bool = True,
                          before_emit: Callable[[Exchange], object] | None = None) -> Exchange:
@@ -239,25 +239,27 @@ class Session:
     async def request(self, method: str, path: str, *, json_body: Any = None, form: dict[str, str] | None = None,
                       body: bytes | None = None, headers: dict[str, str] | None = None,
                       query: dict[str, str] | None = None, purpose: str = "",
-                      follow_redirects: bool | None = None, token: str | None = None) -> Exchange:
+                      follow_redirects: bool | None = None, token: str | None = None,
+                      retry: bool = True) -> Exchange:
         """Send one request as this identity; a 401 on a refreshable credential logs in once and retries.
 
         An identity whose login failed sends nothing more: its requests come back refused
         (``auth-failed``) rather than going out without credentials under its name.
         ``token`` replaces the identity's own token for this request (placed where its ``use`` says;
         no login, no retry): how token attacks present a forged or a stale token. The caller
-        teaches the redactor any token that could work before passing it here.
+        teaches the redactor any token that could work before passing it here. ``retry=False``
+        makes a 429/503 final (guessed logins).
         """
         if token is not None:
             use = self.auth.use if isinstance(self.auth, LoginAuth | OAuth2Auth | BearerAuth) else TokenUse()
             request = self._build(method, path, place_token(token, {}, use), json_body=json_body, form=form,
-                                  body=body, headers=headers, query=query, purpose=purpose)
+                                  body=body, headers=headers, query=query, purpose=purpose, retry=retry)
             return await self.http.send(request, tls=self.tls, follow_redirects=follow_redirects)
         for attempt in (0, 1):
             placement = await self._placement()
             used = self._generation
             request = self._build(method, path, placement, json_body=json_body, form=form, body=body,
-                                  headers=headers, query=query, purpose=purpose)
+                                  headers=headers, query=query, purpose=purpose, retry=retry)
             if self.login_error is not None:
                 return self.http.refuse(request, TargetError(TargetErrorKind.AUTH,
                                                              f"{self.name} cannot log in: {self.login_error}"))

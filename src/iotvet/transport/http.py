@@ -46,6 +46,8 @@ class Request:
     body: bytes | None = None
     identity: str | None = None
     purpose: str = ""
+    retry: bool = True
+    """False: a 429/503 answer is final (a guessed login must not be repeated behind the caller's back)."""
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (case-insensitive)."""
@@ -281,7 +283,8 @@ class HttpTransport:
             location = urljoin(exchange.response.url, exchange.response.header("Location") or "")
             method = "GET" if exchange.response.status == 303 else request.method
             body = None if method == "GET" else request.body
-            request = Request(method, location, request.headers, body, request.identity, request.purpose)
+            request = Request(method, location, request.headers, body, request.identity, request.purpose,
+                              request.retry)
             exchange = await self._send_with_retries(request, tls, exchange.id, before_emit)
         return exchange
 
@@ -291,7 +294,8 @@ class HttpTransport:
         while True:
             exchange = await self._attempt(request, tls, parent, before_emit)
             response = exchange.response
-            if response is None or response.status not in (429, 503) or attempt >= self.max_retries:
+            if (response is None or response.status not in (429, 503) or attempt >= self.max_retries
+                    or not request.retry):
                 return exchange
             delay = _retry_after(response.header("Retry-After"), default=2.0 ** attempt)
             if delay is None or delay > min(MAX_RETRY_AFTER, self.governor.remaining_time):
