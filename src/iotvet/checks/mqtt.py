@@ -111,6 +111,8 @@ _WORDS: Final[dict[str, tuple[str, str]]] = {
                     "seen"),
     "id-shared-cred": ("one device's credential logged in as another device and reached its topics",
                        "one device's credential did not log in as another device"),
+    "mq-stale-authz": ("access survived the revocation flow",
+                       "the revocation flow took the access away"),
 }
 
 
@@ -247,8 +249,25 @@ def any_leak(observation: Observation) -> Judgement:
 
 @registry.register("id-shared-cred")
 def shared_credential(observation: Observation) -> Judgement:
-    """One device's secret logs in as another device (whose own channels are then the proof)."""
+    """One device's secret logs in as another device; the forged session's canary on its channels proves it."""
+    if observation.outcome is Outcome.TIMEOUT:
+        return Judgement(Verdict.INCONCLUSIVE, f"the forged login was accepted but proved nothing "
+                                               f"({observation.detail})")
     return judge("id-shared-cred", observation)
+
+
+@registry.register("mq-stale-authz")
+def stale_authz(observation: Observation) -> Judgement:
+    """After the plan's revocation flow, the still-connected session and a new one must lose the topic.
+
+    One observation per session and direction (read or write); the cell combines them, so the
+    connected session alone still receiving is a leak even when a new connection is refused. After
+    the revocation, a session the broker closed and a canary the victim's own reader received while
+    the identity's session did not (within the quiet window) both prove the access is gone.
+    """
+    if observation.outcome in (Outcome.QUIET, Outcome.LOST):
+        return Judgement(Verdict.ENFORCED, f"{_WORDS['mq-stale-authz'][1]} ({observation.detail})")
+    return judge("mq-stale-authz", observation)
 
 
 def finding(check: str, *, topic: str, relation: Relation, attacker: str, victim: str, summary: str,

@@ -36,9 +36,13 @@ from iotvet.store.rundata import IdentityInfo, RunStatus, Untested
 
 
 def probe_into_store(plan_path: Path, store_url: str | None, *, progress: bool = True, level: int = 0,
-                     only: set[str] | None = None, resume: str | None = None) -> tuple[str, RunOutcome, Redactor]:
+                     only: set[str] | None = None, resume: str | None = None,
+                     discover_routes: bool = False) -> tuple[str, RunOutcome, Redactor]:
     """Run a probe (or continue an interrupted one), recording everything in the store as it happens."""
     loaded = load_plan(str(plan_path), strict_env=True)
+    if discover_routes:  # --discover-routes: safety.discover_routes for this run only
+        safety = loaded.plan.safety.model_copy(update={"discover_routes": True})
+        loaded.plan = loaded.plan.model_copy(update={"safety": safety})
     redactor = Redactor(loaded.secrets)
     configure_logs(redactor, level)
     plan = loaded.plan
@@ -184,6 +188,9 @@ def probe_cmd(
                                help="Continue an interrupted run: settled cells are not tested again."),
     dry_run: bool = typer.Option(False, "--dry-run", help="List what the probe would send, against the budgets, "
                                  "and send nothing but the request for the API description."),
+    discover_routes: bool = typer.Option(False, "--discover-routes",
+                                         help="Guess undocumented routes (api-hidden-route) outside intrusive "
+                                         "mode too: sets safety.discover_routes for this run."),
     quiet: bool = QUIET_OPT,
     no_color: bool = NO_COLOR_OPT,
 ) -> int:
@@ -203,6 +210,6 @@ def probe_cmd(
     if dry_run:
         return _dry_run(plan_path)
     run_id, _, redactor = probe_into_store(plan_path, db, progress=not quiet, level=verbosity(ctx), only=only,
-                                           resume=resume)
+                                           resume=resume, discover_routes=discover_routes)
     with Store.open(resolve_url(db), redactor=redactor) as store:
         return rendering.emit(store, run_id)

@@ -7,6 +7,7 @@ typo is an error (with a suggestion), never a silently ignored setting.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -298,6 +299,62 @@ class Target(StrictModel):
         return self
 
 
+class MqttRevoke(StrictModel):
+    """A plan flow that takes an identity's access to its topics away (``mq-stale-authz``), and its inverse."""
+
+    identity: str = Field(description="the identity whose access the flow revokes")
+    flow: str = Field(description="name under flows: of the revocation")
+    restore: str | None = Field(default=None, description="name under flows: that grants the access back")
+    by: str | None = Field(default=None, description="identity whose HTTP credential runs both flows")
+    device: str | None = Field(default=None, description="the device whose topics the identity loses")
+    topics: list[str] = Field(min_length=1, description="mqtt.topics names whose topics the identity loses")
+    wait: Duration = 2.0
+
+    @field_validator("wait", mode="before")
+    @classmethod
+    def _wait(cls, v: Any) -> float:
+        return parse_duration(v)
+
+
+REVOKE_PLACEHOLDERS = frozenset({"device", "tenant", "user"})
+"""What mqtt.revoke fills in its flows: the entry's device, the identity's tenant and broker username."""
+
+
+def _check_revocations(plan: Plan) -> None:
+    """Every mqtt.revoke entry names plan identities, flows, topics and devices that exist and fit."""
+    mqtt = plan.mqtt
+    names = {i.name: i for i in plan.identities}
+    for n, entry in enumerate(mqtt.revoke if mqtt is not None else []):
+        assert mqtt is not None
+        where = f"mqtt.revoke[{n}]"
+        who = names.get(entry.identity)
+        if who is None or who.mqtt is None:
+            raise ValueError(f"{where}.identity: {entry.identity!r} is not an identity with mqtt credentials")
+        runner = entry.by or entry.identity
+        if runner not in names or names[runner].auth is None:
+            raise ValueError(f"{where}.by: {runner!r} must be an identity with auth (it runs the flows over HTTP)")
+        for key, flow in (("flow", entry.flow), ("restore", entry.restore)):
+            if flow is None:
+                continue
+            if flow not in plan.flows:
+                raise ValueError(f"{where}.{key}: no flow named {flow!r} under flows")
+            steps = plan.flows[flow]
+            text = json.dumps([[s.path, s.json_body, s.form, s.query, s.headers]
+                               for s in (steps if isinstance(steps, list) else [steps])], default=str)
+            unknown = sorted(set(re.findall(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", text)) - REVOKE_PLACEHOLDERS)
+            if unknown:
+                raise ValueError(f"{where}.{key}: flow {flow!r} uses {{{unknown[0]}}}; mqtt.revoke fills only "
+                                 f"{{device}}, {{tenant}} and {{user}}")
+        for topic in entry.topics:
+            if topic not in mqtt.topics:
+                raise ValueError(f"{where}.topics: {topic!r} is not a name under mqtt.topics")
+        owned = list(dict.fromkeys([*([who.device] if who.device else []), *who.devices]))
+        if entry.device is not None and entry.device not in owned:
+            raise ValueError(f"{where}.device: {entry.device!r} is not a device of {who.name}")
+        if entry.device is None and len(owned) > 1 and any("{device}" in mqtt.topics[t] for t in entry.topics):
+            raise ValueError(f"{where}.device: {who.name} has several devices; name the one the flow revokes")
+
+
 class Mqtt(StrictModel):
     """The provider's broker: its listeners and the topic layout devices and apps use."""
 
@@ -306,6 +363,16 @@ class Mqtt(StrictModel):
     require_tls: bool = False
     ca: str | None = None
     topics: dict[str, str] = Field(default_factory=dict)
+    protocol: Literal["3.1.1", "5"] = "3.1.1"
+    revoke: list[MqttRevoke] = Field(default_factory=list)
+
+    @field_validator("protocol", mode="before")
+    @classmethod
+    def _protocol(cls, v: Any) -> Any:
+        if isinstance(v, int | float | str) and not isinstance(v, bool):
+            text = str(v).strip()
+            return {"5.0": "5", "3.1.1": "3.1.1"}.get(text, text)
+        return v
 
     @field_validator("url")
     @classmethod
@@ -355,6 +422,10 @@ class Safety(StrictModel):
     request_timeout: Duration = 15.0
     max_body: int = Field(default=1_048_576, ge=1024, description="bytes kept of a response body")
     max_redirects: int = Field(default=0, ge=0, le=10)
+    login_attempts: int = Field(default=20, ge=1, le=100,
+                                description="failed logins auth-no-throttle may send (intrusive, sacrificial only)")
+    discover_routes: bool = Field(default=False, description="guess undocumented routes outside intrusive mode")
+    seed: int = Field(default=0, ge=0, description="seed of every generated input (random names, malformed values)")
 
     @field_validator("max_duration", "request_timeout", mode="before")
     @classmethod
@@ -410,6 +481,7 @@ class Plan(StrictModel):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"identity names must be unique: {', '.join(dupes)}")
+        _check_revocations(self)
         return self
 
     def identity(self, name: str) -> Identity:

@@ -17,6 +17,7 @@ from iotvet.api.model import ApiModel
 from iotvet.api.openapi import load_openapi
 from iotvet.api.postman import load_postman, postman_secrets
 from iotvet.auth import Liveness, open_sessions
+from iotvet.checks.registry import CATALOGUE
 from iotvet.checks.rest_context import Journal, Restored
 from iotvet.core.errors import UserError
 from iotvet.core.ids import new_run_id
@@ -25,6 +26,7 @@ from iotvet.core.redact import Redactor
 from iotvet.core.scope import Scope
 from iotvet.plan import LoadedPlan
 from iotvet.probes.mqtt.engine import MqttRunSummary, probe_mqtt
+from iotvet.probes.mqtt.flows import RestFlows
 from iotvet.probes.rest.engine import RestSummary, probe_rest
 from iotvet.transport import Governor, HttpTransport
 from iotvet.transport.http import Exchange
@@ -68,12 +70,30 @@ async def run_probe(loaded: LoadedPlan, redactor: Redactor, sinks: Sinks, *, run
     elif target is not None:
         outcome.incomplete.append("no API description in the plan: the REST probe needs target.openapi, "
                                   "target.har or target.postman")
-    if plan.mqtt is not None and not outcome.dead and (only is None or any(c.startswith("mq-") for c in only)):
+    if plan.mqtt is not None and not outcome.dead and (only is None or any(_plane(c) == "mqtt" for c in only)):
         sinks.progress(f"probing the broker {plan.mqtt.url}")
-        outcome.mqtt = await probe_mqtt(loaded, governor, redactor, on_cell=sinks.cell, on_finding=sinks.finding,
-                                        settled=settled)
+        outcome.mqtt = await _mqtt(loaded, redactor, sinks, governor, run_id=run_id, settled=settled)
     outcome.requests = governor.usage.permits
     return outcome
+
+
+async def _mqtt(loaded: LoadedPlan, redactor: Redactor, sinks: Sinks, governor: Governor, *, run_id: str | None,
+                settled: set[tuple[str, str, str, str]] | None) -> MqttRunSummary:
+    """The MQTT probe; with ``mqtt.revoke`` in intrusive mode, an HTTP transport runs the plan's flows for it."""
+    plan = loaded.plan
+    assert plan.mqtt is not None
+    if not plan.mqtt.revoke or plan.safety.mode != "intrusive":
+        return await probe_mqtt(loaded, governor, redactor, on_cell=sinks.cell, on_finding=sinks.finding,
+                                settled=settled)
+    target, safety = plan.target, plan.safety
+    ca = loaded.resolve(target.ca).as_posix() if target is not None and target.ca else None
+    async with HttpTransport(Scope(plan.scope.hosts), governor, run_id=run_id or new_run_id(),
+                             request_timeout=safety.request_timeout, max_body=safety.max_body,
+                             max_redirects=safety.max_redirects, ca=ca, proxy=target.proxy if target else None,
+                             extra_headers=tuple(target.headers.items()) if target else ()) as http:
+        http.listen(sinks.exchange)
+        return await probe_mqtt(loaded, governor, redactor, on_cell=sinks.cell, on_finding=sinks.finding,
+                                settled=settled, flows=RestFlows(loaded, http, redactor))
 
 
 async def _rest(loaded: LoadedPlan, redactor: Redactor, sinks: Sinks, governor: Governor, outcome: RunOutcome, *,
@@ -110,6 +130,11 @@ async def _rest(loaded: LoadedPlan, redactor: Redactor, sinks: Sinks, governor: 
                           ("out-of-scope", "requests outside scope were refused")):
             if errors.get(kind):
                 outcome.incomplete.append(f"{why} ({errors[kind]} requests not sent)")
+
+
+def _plane(check_id: str) -> str | None:
+    info = CATALOGUE.get(check_id)
+    return info.plane if info else None
 
 
 def local_description(loaded: LoadedPlan, redactor: Redactor) -> ApiModel | None:

@@ -110,6 +110,8 @@ class Running:
     ca: Path
     workdir: Path
     extra_ports: dict[str, int] = field(default_factory=dict)
+    pid: int = 0
+    """The broker's process id (SIGHUP reloads its password and ACL files)."""
 
     @property
     def tls_url(self) -> str:
@@ -167,7 +169,7 @@ def mosquitto(workdir: Path, accounts: dict[str, Account], acl: str, *, bind_ids
                     raise RuntimeError("the bridge did not start")
                 time.sleep(0.05)
             time.sleep(0.3)
-        yield Running(tls_port, plain_port if plain else None, pki.ca_pem, workdir)
+        yield Running(tls_port, plain_port if plain else None, pki.ca_pem, workdir, pid=proc.pid)
     finally:
         proc.terminate()
         try:

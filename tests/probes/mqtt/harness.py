@@ -7,7 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -20,6 +20,7 @@ from iotvet.plan.loader import load_plan
 from iotvet.probes.mqtt import MqttRunSummary, ProbeOptions, probe_mqtt
 from iotvet.transport.governor import Governor
 
+T = TypeVar("T")
 FAST = ProbeOptions(settle=1.0, quiet=0.4, hop=0.1, grace=0.15, kick_repeats=2, kick_window=0.8)
 """Bounds for one probe at a time on a quiet machine."""
 SHARED = ProbeOptions(settle=2.0, quiet=0.8, hop=0.2, grace=0.3, kick_repeats=2, kick_window=1.5)
@@ -98,7 +99,7 @@ def lab_plan(broker: Broker, accounts: dict[str, MqttAccount], *, mode: str = "i
     }
 
 
-def side_by_side(jobs: dict[str, Callable[[], Outcome]], workers: int = 4) -> dict[str, Outcome]:
+def side_by_side(jobs: dict[str, Callable[[], T]], workers: int = 4) -> dict[str, T]:
     """Run independent probe jobs (each with its own broker and event loop) in threads."""
     with ThreadPoolExecutor(workers) as pool:
         futures = {name: pool.submit(job) for name, job in jobs.items()}

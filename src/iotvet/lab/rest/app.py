@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from iotvet.lab.rest import flaws as F
 from iotvet.lab.rest.spec import build_spec
-from iotvet.lab.rest.state import Access, Command, CommandSink, Principal, Share, State, discard
+from iotvet.lab.rest.state import FAILURE_WINDOW, Access, Command, CommandSink, Principal, Share, State, discard
 from iotvet.lab.rest.tokens import LIFETIME, BadToken, TokenService
 from iotvet.lab.shapes import Shape
 from iotvet.lab.world import COMMANDS, MODELS, Asset, Customer, User, World
@@ -129,11 +129,14 @@ class Api:
 
     # -- renderers ----------------------------------------------------------------------------
 
-    def vehicle(self, a: Asset) -> dict[str, object]:
-        return self.shape.render({
+    def vehicle(self, a: Asset, viewer: User | None = None) -> dict[str, object]:
+        record: dict[str, object] = {
             "vin": a.vin, "id": a.id, "brand": a.tenant, "kind": a.kind, "model": a.model, "model_year": a.year,
             "nickname": a.nickname, "firmware_version": a.firmware, "customer_id": a.customer, "owner_id": a.owner,
-            "locked": a.locked, "odometer_km": a.odometer_km, "charge_pct": a.charge_pct})
+            "locked": a.locked, "odometer_km": a.odometer_km, "charge_pct": a.charge_pct}
+        if viewer is not None and viewer.customer is not None and viewer.customer == a.customer:
+            record["bind_code"] = a.bind_code  # the owning account's members see it (to re-bind after a reset)
+        return self.shape.render(record)
 
     def location(self, a: Asset) -> dict[str, object]:
         style = self.shape.location_style
@@ -165,7 +168,7 @@ class Api:
             raise _error(400, "bad_request", "username and password are required")
         if self.state.throttled(username):
             return JSONResponse({"error": "too_many_attempts", "message": "try again later"}, 429,
-                                headers={"Retry-After": "60"})
+                                headers={"Retry-After": str(int(FAILURE_WINDOW))})
         user = self.world.by_username.get(username)
         expected = user.password if user else "x" * 16
         good = hmac.compare_digest(password.encode(), expected.encode()) and user is not None
@@ -244,7 +247,7 @@ class Api:
         else:
             own = list(self.world.customer_assets(user.customer)) if user.customer else []
             mine = (own + [a for a in self.state.shared_with(user) if a not in own])[offset:offset + limit]
-        return self.ok([self.vehicle(a) for a in mine])
+        return self.ok([self.vehicle(a, user) for a in mine])
 
     def _int(self, request: Request, name: str, default: int, low: int, high: int) -> int:
         raw = request.query_params.get(name)
@@ -263,7 +266,7 @@ class Api:
         access = self.state.can_read(who, asset, header_view=True)
         if access is not Access.ALLOW or asset is None:
             raise self.object_denial(access, asset=asset, reveal=True)
-        return self.ok(self.vehicle(asset))
+        return self.ok(self.vehicle(asset, who.user))
 
     async def vehicle_update(self, request: Request) -> Response:
         who, asset = self.principal(request), self.asset(request)
@@ -283,7 +286,7 @@ class Api:
                 customer = self.world.customers.get(owner.customer or "")
             if customer is not None:
                 self.world.rebind(asset, customer, owner)
-        return self.ok(self.vehicle(asset))
+        return self.ok(self.vehicle(asset, who.user))
 
     async def vehicle_location(self, request: Request) -> Response:
         who = self.principal(request, optional=F.UNAUTH_LOCATION in self.flaws)
@@ -407,14 +410,14 @@ class Api:
         customer = self.world.customers[user.customer]
         if asset is not None and F.BIND_HIJACK in self.flaws:  # the bug: possession never proven
             self.world.rebind(asset, customer, user)
-            return self.ok(self.vehicle(asset))
+            return self.ok(self.vehicle(asset, user))
         if asset is not None and asset.customer == customer.id:
-            return self.ok(self.vehicle(asset))
+            return self.ok(self.vehicle(asset, user))
         if (asset is None or asset.tenant != user.tenant or asset.customer is not None
                 or not isinstance(code, str) or not hmac.compare_digest(code.encode(), asset.bind_code.encode())):
             raise _error(400, "bind_failed", "VIN or bind code not recognised")
         self.world.rebind(asset, customer, user)
-        return self.ok(self.vehicle(asset))
+        return self.ok(self.vehicle(asset, user))
 
     async def unbind(self, request: Request) -> Response:
         who = self.principal(request)

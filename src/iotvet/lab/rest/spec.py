@@ -60,7 +60,7 @@ def _schemas(shape: Shape) -> dict[str, JSON]:
         "Vehicle": _obj(shape, {"id": ident, "vin": _STR, "brand": _STR, "kind": _STR, "model": _STR,
                                 "model_year": _INT, "nickname": _STR, "firmware_version": _STR,
                                 "customer_id": _STR, "owner_id": _STR, "locked": _BOOL, "odometer_km": _INT,
-                                "charge_pct": _INT}),
+                                "charge_pct": _INT, "bind_code": _STR}),
         "VehicleUpdate": {"type": "object", "properties": {"nickname": {"type": "string", "maxLength": 64}}},
         "Location": _obj(shape, {"id": ident, **loc, "heading_deg": _NUM, "speed_kmh": _NUM,
                                  "recorded_at": {"type": "string", "format": "date-time"}}),

@@ -22,10 +22,11 @@ CommandSink = Callable[[str, str, dict[str, Any]], Awaitable[None]]
 """Where queued commands go: ``sink(tenant, device_id, payload)``; the runner plugs in MQTT."""
 
 ShareRole = Literal["guest", "driver"]
-GUEST_COMMANDS = frozenset({"locate", "honk", "ping"})
+GUEST_COMMANDS = frozenset({"locate", "honk"})  # ping and the rest: the owning customer and drivers
 LEADS = frozenset({"owner", "customer-admin"})
 MAX_FAILURES = 5
-FAILURE_WINDOW = 60.0
+FAILURE_WINDOW = 900.0
+"""A 15-minute lockout, as real services use; its Retry-After is past what the probe's transport waits for."""
 
 log = logging.getLogger(__name__)
 

@@ -7,13 +7,13 @@ from collections.abc import Callable
 
 from iotvet.checks.mqtt import Observation, Outcome
 from iotvet.core.records import Relation
-from iotvet.plan.schema import Identity
-from iotvet.probes.mqtt.state import Channel, Probe, RunState
-from iotvet.probes.mqtt.topology import ANONYMOUS, CATCH_ALL, SYS_FILTER, Pair, username
-from iotvet.transport.mqtt import FAILURE, Credentials, Endpoint
+from iotvet.probes.mqtt.sharedcred import SharedCredential
+from iotvet.probes.mqtt.state import Probe
+from iotvet.probes.mqtt.topology import ANONYMOUS, CATCH_ALL, SYS_FILTER, Pair
+from iotvet.transport.mqtt import FAILURE, Endpoint
 
 
-class BrokerWide(RunState):
+class BrokerWide(SharedCredential):
     """Phase 5: ``$SYS`` against a canary client id, shared device credentials, plaintext listeners."""
 
     async def broker_wide(self) -> None:
@@ -90,84 +90,6 @@ class BrokerWide(RunState):
                 self.decide("mq-sys-leak", topic, pair.relation, pair.attacker, victim,
                             probe.observation or Observation(Outcome.ERROR), summary=summary, evidence=evidence,
                             reproduction=f"Subscribe {SYS_FILTER} as {pair.attacker}." if summary else "")
-
-    async def shared_cred(self) -> None:
-        devices = [i for i in self.topo.identities if i.role == "device" and i.name in self.pool.sessions]
-        if len(devices) < 2:
-            self.notes.append("id-shared-cred: fewer than two device identities with sessions")
-            return
-        for index, victim in enumerate(devices):
-            order = {t.name: i for i, t in enumerate(self.topo.templates)}
-            own = sorted((c for c in self.channels.values() if c.subject.owner == victim.name),
-                         key=lambda c: order[c.subject.template.name])
-            reads = [c for c in own if victim.name in c.readers and c.writer != victim.name]
-            writes = [c for c in own if c.writer == victim.name]
-            targets = [(c, part) for c, part in [(c, "read") for c in reads] + [(c, "write") for c in writes[:1]]
-                       if not self.is_settled("id-shared-cred", c.subject.template.text, Relation.DEVICE)]
-            if not targets:
-                continue
-            secret = self._secret(victim)
-            twin = next((d for d in devices if d.name != victim.name and secret is not None
-                         and self._secret(d) == secret), None)
-            attacker = twin or devices[index - 1]
-            if twin is None and (secret is None or secret[0] != "password" or self._secret(attacker) is None
-                                 or self._secret(attacker)[0] != "password"):  # type: ignore[index]
-                # a client certificate names its own identity: it cannot log in as another device
-                continue
-            if twin is not None and self.pool.live(victim.name):
-                for channel, part in targets:
-                    peer = channel.readers[0] if part == "write" else channel.writer
-                    self.decide("id-shared-cred", channel.subject.template.text, Relation.DEVICE, attacker.name,
-                                victim.name, Observation(Outcome.CANARY, f"identical secrets; {part} proven"),
-                                summary=f"{attacker.name}'s secret is also {victim.name}'s: logged in as "
-                                        f"{victim.name}, it {'received' if part == 'read' else 'published'} on "
-                                        f"{channel.subject.topic} ({'from' if part == 'read' else 'to'} {peer})",
-                                evidence=channel.evidence,
-                                reproduction=f"Log in as {username(victim)} with {attacker.name}'s secret.")
-                continue
-            await self._cross_login(attacker, victim, targets)
-
-    async def _cross_login(self, attacker: Identity, victim: Identity,
-                           targets: list[tuple[Channel, str]]) -> None:
-        theirs = self.creds(attacker)
-        mine = self.creds(victim)
-        creds = Credentials(mine.username, theirs.password, mine.client_id, theirs.cert, theirs.key)
-        async with self.pool.use(exclusive=[victim.name], shared=[c.writer for c, _ in targets]):
-            await self.pool.close(victim.name)
-            client, result = await self.spawn(victim.name, creds=creds)
-            if isinstance(result, str) or not result.accepted:
-                why = result if isinstance(result, str) else f"CONNACK {result.code}: {result.reason}"
-                outcome = Outcome.ERROR if isinstance(result, str) else Outcome.REFUSED
-                for channel, _ in targets:
-                    self.decide("id-shared-cred", channel.subject.template.text, Relation.DEVICE, attacker.name,
-                                victim.name, Observation(outcome, why))
-                return
-            try:
-                for channel, part in targets:
-                    canary = self.ledger.issue("canary", channel.writer if part == "read" else victim.name,
-                                               channel.subject.topic, channel.subject)
-                    if part == "read":
-                        await client.subscribe([channel.subject.topic])
-                        watch = client.watch([canary], on={canary: channel.subject.topic})
-                        await self.publish(channel.writer, channel.subject.topic, canary)
-                        hit = await client.first(watch, self.options.settle)
-                    else:
-                        reader = self.pool.client_of(channel.readers[0])
-                        if reader is None:
-                            continue
-                        watch = reader.watch([canary], on={canary: channel.subject.topic})
-                        await self.publish(victim.name, channel.subject.topic, canary, client=client)
-                        hit = await reader.first(watch, self.options.settle)
-                        reader.unwatch(watch)
-                    observation = Observation(Outcome.CANARY if hit else Outcome.TIMEOUT,
-                                              f"{attacker.name}'s secret accepted for {username(victim)}")
-                    self.decide("id-shared-cred", channel.subject.template.text, Relation.DEVICE, attacker.name,
-                                victim.name, observation, evidence=channel.evidence,
-                                summary=f"the broker accepted {attacker.name}'s secret for {victim.name} and the "
-                                        f"login could {part} {channel.subject.topic}" if hit else "",
-                                reproduction=f"Log in as {username(victim)} with {attacker.name}'s secret.")
-            finally:
-                await self.pool.release(client)
 
     async def plaintext(self) -> None:
         if self.is_settled("mq-plaintext", CATCH_ALL, Relation.SELF):

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from iotvet.checks.relations import classify
 from iotvet.core.records import Relation
 from iotvet.core.redact import Redactor
 from iotvet.plan.loader import LoadedPlan
 from iotvet.probes.mqtt.engine import _Run
+from iotvet.probes.mqtt.stale import revoked_subjects
 from iotvet.probes.mqtt.state import NOT_DONE, ProbeOptions
 from iotvet.probes.mqtt.topology import ANONYMOUS, CATCH_ALL, SYS_FILTER, client_id, username
 from iotvet.transport.governor import Governor
@@ -102,6 +104,12 @@ def plan_mqtt(loaded: LoadedPlan, options: ProbeOptions | None = None) -> MqttDr
                     add("id-shared-cred", tpl.text, Relation.DEVICE, publishes=len(devices),
                         connects=len(devices))
     if mode == "intrusive":
+        for entry in plan.mqtt.revoke:
+            identity = run.topo.by_name[entry.identity]
+            for subject in revoked_subjects(run.topo, entry) if identity.sacrificial else []:
+                # read and write, each proven before and tried after with the held and a new session, restored
+                add("mq-stale-authz", subject.template.text, classify(identity, run.topo.by_name[subject.owner]),
+                    publishes=14, connects=3)
         repeats = opts.kick_repeats
         for relation, pair in run.selection.intrusive.items():
             template = pair.subject.template.text
@@ -132,5 +140,14 @@ def _skipped(run: _Run, mode: str) -> list[tuple[str, str]]:
     skipped += [(f"relation {relation.value}", why) for relation, why in sorted(
         run.selection.untested.items(), key=lambda kv: kv[0].value)]
     skipped += [(f"template {name!r}", why) for name, why in sorted(run.topo.skipped.items())]
+    for entry in run.mqtt.revoke:
+        if mode != "intrusive":
+            skipped.append((f"mq-stale-authz x {entry.identity}", "intrusive mode only (it revokes the identity's "
+                                                                  "access through the plan's flows)"))
+        elif not run.topo.by_name[entry.identity].sacrificial:
+            skipped.append((f"mq-stale-authz x {entry.identity}", "the identity is not sacrificial"))
+    if mode != "read-only" and any(i.role == "device" and not i.sacrificial for i in run.topo.identities):
+        skipped.append(("id-shared-cred x non-sacrificial devices", "another device's password is a failed login; "
+                                                                    "tried on sacrificial devices only"))
     skipped += sorted(NOT_DONE.items())
     return skipped

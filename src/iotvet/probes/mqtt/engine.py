@@ -17,7 +17,8 @@ A run goes through fixed phases, each bounded:
    topics, client ids that widen ACL patterns (``+``; in intrusive mode also the sacrificial
    victim's own id), and in intrusive mode client-id kicks and persistent-session steals.
 5. **Broker-wide checks.** ``$SYS`` against a canary client id, one device's credential as another
-   device, real credentials on a plaintext listener.
+   device, real credentials on a plaintext listener; then, in intrusive mode, the plan's
+   revocations (``mqtt.revoke``), each followed by its restore flow.
 6. **Catch-all.** Any canary a catch-all subscription saw that no specific finding explains.
 
 Cells and findings are emitted at the end, sorted, so a run's output is deterministic.
@@ -37,16 +38,18 @@ from iotvet.plan.loader import LoadedPlan
 from iotvet.probes.mqtt.broker import BrokerWide
 from iotvet.probes.mqtt.catchall import CatchAll
 from iotvet.probes.mqtt.channels import Channels
+from iotvet.probes.mqtt.flows import FlowRunner
 from iotvet.probes.mqtt.planning import Planning
 from iotvet.probes.mqtt.reads import ReadChecks
 from iotvet.probes.mqtt.results import Results
+from iotvet.probes.mqtt.stale import StaleAuthz
 from iotvet.probes.mqtt.state import NOT_DONE, MqttRunSummary, ProbeOptions
 from iotvet.probes.mqtt.topology import ANONYMOUS, CATCH_ALL, Pair, Subject
 from iotvet.probes.mqtt.tricks import ConnectionTricks
 from iotvet.transport.governor import Governor
 
 
-class _Run(Planning, Channels, ReadChecks, ConnectionTricks, BrokerWide, CatchAll, Results):
+class _Run(Planning, Channels, ReadChecks, ConnectionTricks, BrokerWide, StaleAuthz, CatchAll, Results):
     """One run: the phases in order."""
 
     async def execute(self) -> None:
@@ -80,6 +83,7 @@ class _Run(Planning, Channels, ReadChecks, ConnectionTricks, BrokerWide, CatchAl
             await self.broker_wide()
         await self.guarded(self.plaintext(), lambda why: self.decide(
             "mq-plaintext", CATCH_ALL, Relation.SELF, ANONYMOUS, ANONYMOUS, Observation(Outcome.ERROR, why)))
+        await self.stale_authz()
         self.any_leak()
         self.mode_cells()
 
@@ -101,14 +105,16 @@ class _Run(Planning, Channels, ReadChecks, ConnectionTricks, BrokerWide, CatchAl
 async def probe_mqtt(loaded: LoadedPlan, governor: Governor, redactor: Redactor, *,
                      on_cell: Callable[[Cell], object], on_finding: Callable[[Finding], object],
                      options: ProbeOptions | None = None,
-                     settled: set[tuple[str, str, str, str]] | None = None) -> MqttRunSummary:
+                     settled: set[tuple[str, str, str, str]] | None = None,
+                     flows: FlowRunner | None = None) -> MqttRunSummary:
     """Probe the plan's broker; report every cell and every finding; return what was decided and spent.
 
     Never raises for target behaviour: unreachable brokers, refusals, drops, stalls, floods and spent
     budgets become inconclusive cells. Every connection, subscription and publish goes through
     :class:`iotvet.transport.mqtt.MqttClient` (scope, governor, topic guard). ``settled`` cells (check,
     ``"mqtt"``, topic template, relation), which the run being resumed decided, are neither tested nor
-    reported again.
+    reported again. ``flows`` runs the plan's flows over HTTP (``mq-stale-authz``; see
+    :class:`iotvet.probes.mqtt.flows.RestFlows`); without it revocations are not tested.
     """
     summary = MqttRunSummary(not_done=dict(NOT_DONE))
     started = time.monotonic()
@@ -117,6 +123,7 @@ async def probe_mqtt(loaded: LoadedPlan, governor: Governor, redactor: Redactor,
         return summary
     run = _Run(loaded, governor, redactor, options or ProbeOptions())
     run.settled = set(settled or ())
+    run.flows = flows
     try:
         await run.execute()
     finally:

@@ -8,6 +8,7 @@ import secrets
 from iotvet.checks.mqtt import Observation, Outcome
 from iotvet.core.errors import TargetError, TargetErrorKind
 from iotvet.core.records import Relation
+from iotvet.probes.mqtt.stale import revoked_subjects
 from iotvet.probes.mqtt.state import RunState
 from iotvet.probes.mqtt.topology import ANONYMOUS, CATCH_ALL, SYS_FILTER, Subject, is_platform
 from iotvet.transport.mqtt import ConnectResult, Credentials
@@ -33,6 +34,10 @@ class Planning(RunState):
         for name in sorted(attackers - {ANONYMOUS}):
             for subject in self.topo.own_subjects(name):
                 needed.setdefault(subject.key, subject)
+        if self.mode == "intrusive":  # the topics mqtt.revoke takes away, and everyone on their side
+            for entry in self.mqtt.revoke:
+                for subject in revoked_subjects(self.topo, entry):
+                    needed.setdefault(subject.key, subject)
         if self.mode != "read-only":
             involved = attackers | {s.owner for s in needed.values()}
             groups: dict[tuple[str, ...], list[str]] = {}
@@ -51,8 +56,9 @@ class Planning(RunState):
         for name in sorted(members):
             identity = self.topo.by_name[name]
             session = self.pool.add(name, identity, self.creds(identity))
-            helper = is_platform(identity) or all(
-                name in self.topo.helpers(self.topo.by_name[s.owner]) for s in needed.values() if name in s.party)
+            # helpers hold only their party's topics; an attacker (a tenant admin is both) also holds # and $SYS/#
+            helper = name not in attackers and (is_platform(identity) or all(
+                name in self.topo.helpers(self.topo.by_name[s.owner]) for s in needed.values() if name in s.party))
             own = [s.topic for s in needed.values() if name in s.party]
             session.wanted = list(dict.fromkeys(own + ([] if helper and own else [CATCH_ALL, SYS_FILTER])))
         return sorted(needed.values(), key=lambda s: (s.template.name, s.topic))

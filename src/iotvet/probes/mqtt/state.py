@@ -15,10 +15,12 @@ from iotvet.core.redact import Redactor
 from iotvet.core.scope import Scope
 from iotvet.plan.loader import LoadedPlan
 from iotvet.plan.schema import Identity
+from iotvet.probes.mqtt.flows import FlowRunner
 from iotvet.probes.mqtt.sessions import Ledger, SessionPool
 from iotvet.probes.mqtt.topology import ANONYMOUS, Pair, Selection, Subject, Topology, client_id
 from iotvet.transport.governor import Governor
 from iotvet.transport.mqtt import (
+    MQTT_5,
     MQTT_311,
     ConnectResult,
     Credentials,
@@ -33,26 +35,25 @@ Action = Literal["publish", "subscribe", "receive", "connect", "disconnect"]
 SESSION_EXPIRY: Final = 300
 READ_CHECKS: Final = frozenset({"mq-xtenant-read", "mq-wildcard-read", "mq-retained-leak", "mq-anon",
                                 "mq-idvar-inject", "mq-shadow-xtenant", "mq-session-steal"})
-NOT_DONE: Final = {
-    "mq-stale-authz": "needs a plan flow that revokes access and the identity it revokes, which the plan "
-                      "schema has no keys for yet",
-}
+NOT_DONE: Final[dict[str, str]] = {}
+PROTOCOLS: Final = {"3.1.1": MQTT_311, "5": MQTT_5}
+"""``mqtt.protocol`` values and the protocol levels they stand for."""
 JUDGES: Final[dict[str, Callable[[Observation], Judgement]]] = {
     "mq-anon": checks.anon, "mq-plaintext": checks.plaintext, "mq-wildcard-read": checks.wildcard_read,
     "mq-xtenant-read": checks.xtenant_read, "mq-xtenant-write": checks.xtenant_write,
     "mq-retained-leak": checks.retained_leak, "mq-will-inject": checks.will_inject, "mq-sys-leak": checks.sys_leak,
     "mq-session-steal": checks.session_steal, "mq-idvar-inject": checks.idvar_inject,
     "mq-shadow-xtenant": checks.shadow_xtenant, "mq-any-leak": checks.any_leak,
-    "id-shared-cred": checks.shared_credential,
+    "id-shared-cred": checks.shared_credential, "mq-stale-authz": checks.stale_authz,
 }
 
 
 @dataclass(frozen=True)
 class ProbeOptions:
-    """Knobs of the engine that the plan does not (yet) carry."""
+    """Knobs of the engine that the plan does not carry (and the protocol, to override the plan's)."""
 
-    protocol: int = MQTT_311
-    """4 (MQTT 3.1.1) or 5 (MQTT 5.0)."""
+    protocol: int | None = None
+    """4 (MQTT 3.1.1) or 5 (MQTT 5.0); None: the plan's ``mqtt.protocol``."""
     settle: float = 2.0
     """Longest wait for a sentinel or a canary that must arrive."""
     quiet: float = 1.0
@@ -142,9 +143,11 @@ class RunState:
         self.ledger = Ledger(redactor)
         self.timeout = min(plan.safety.request_timeout, max(2.0, options.settle * 2))
         ca = loaded.resolve(plan.mqtt.ca).as_posix() if plan.mqtt.ca else None
+        self.protocol = options.protocol or PROTOCOLS[plan.mqtt.protocol]
         self.pool = SessionPool(self.endpoint, scope=self.scope, governor=governor, guard=self.guard, ca=ca,
-                                protocol=options.protocol, timeout=self.timeout, keepalive=options.keepalive,
+                                protocol=self.protocol, timeout=self.timeout, keepalive=options.keepalive,
                                 ledger=self.ledger)
+        self.flows: FlowRunner | None = None
         self.selection = Selection()
         self.channels: dict[str, Channel] = {}
         self.no_channel: dict[str, str] = {}

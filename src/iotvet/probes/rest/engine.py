@@ -11,10 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import iotvet.checks.rest_lifecycle  # registers the lifecycle checks
 import iotvet.checks.rest_mass  # noqa: F401 - registers api-mass-assign
 from iotvet.api.model import ApiModel, ApiOperation
 from iotvet.auth.session import Session
-from iotvet.checks import rest_tokens  # noqa: F401 - registers the token checks
+from iotvet.checks import (
+    rest_input,  # noqa: F401 - registers api-input-validation
+    rest_login,  # noqa: F401 - registers auth-user-enum and auth-no-throttle
+    rest_routes,  # noqa: F401 - registers api-hidden-route
+    rest_tokens,  # noqa: F401 - registers the token checks
+)
 from iotvet.checks.registry import registry
 from iotvet.checks.relations import missing_advice
 from iotvet.checks.rest_context import Inventory, Journal, RestContext, Restored
