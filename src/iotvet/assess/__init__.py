@@ -1,8 +1,10 @@
 """Assessment: the EN 303 645 / UK PSTI / DCMS catalogue and the vendor questionnaire.
 
 Sits after ``report``: it may read checks, stored runs and reports to weigh a vendor's claims
-against probe evidence. This half holds the catalogue (:func:`load_catalogue`) and the
-questionnaire (:func:`load_questionnaire`, :func:`render_questionnaire`).
+against probe evidence. The catalogue (:func:`load_catalogue`), the questionnaire
+(:func:`load_questionnaire`, :func:`render_questionnaire`), and the evaluation:
+:func:`iotvet.assess.evaluate.evaluate` weighs them against stored runs and observations through
+the evidence map (:mod:`iotvet.assess.evidence_map`) into an :class:`iotvet.assess.result.Assessment`.
 """
 
 from iotvet.assess.catalogue import SCOPE_NOTE, Catalogue, Condition, Provision, load_catalogue

@@ -126,6 +126,10 @@ class Assessment(Frozen):
     summary: Summary
     views: tuple[FrameworkView, ...] = ()
     """PSTI, DCMS Code of Practice and NIST IR 8425, in that order."""
+    incomplete: tuple[str, ...] = ()
+    """Why the evidence is incomplete (a cited run not complete, an observation that could not be made);
+    empty when it is complete. ``iotvet assess`` exits 3 when it is not empty (and no mandatory
+    provision fails)."""
 
     def result(self, provision: str) -> ProvisionResult:
         """The result for one provision; KeyError when the assessment has none."""

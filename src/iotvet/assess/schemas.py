@@ -12,14 +12,17 @@ from pydantic import BaseModel
 
 from iotvet.assess.catalogue import Catalogue
 from iotvet.assess.questionnaire import Questionnaire
+from iotvet.assess.result import Assessment
 
 SCHEMAS: dict[str, type[BaseModel]] = {
     "questionnaire.schema.json": Questionnaire,
     "assess-catalogue.schema.json": Catalogue,
+    "assessment.schema.json": Assessment,
 }
 _IDS = {
     "questionnaire.schema.json": "an iotvet vendor questionnaire (iotvet assess init / validate)",
     "assess-catalogue.schema.json": "iotvet's assessment catalogue: EN 303 645 V2.1.1, DCMS, PSTI and NIST maps",
+    "assessment.schema.json": "an iotvet assessment (iotvet assess run -o json=FILE)",
 }
 
 

@@ -44,7 +44,8 @@ def verbosity(ctx: typer.Context) -> int:
 
 
 for _module in ("iotvet.cli.plan_cmds", "iotvet.cli.checks_cmd", "iotvet.cli.demo_cmd", "iotvet.cli.report_cmds",
-                "iotvet.cli.probe_cmd", "iotvet.cli.restore_cmd", "iotvet.cli.assess_cmd"):
+                "iotvet.cli.probe_cmd", "iotvet.cli.restore_cmd", "iotvet.cli.assess_cmd", "iotvet.cli.assess_compare",
+                "iotvet.cli.assess_run"):
     importlib.import_module(_module)
 
 from iotvet.lab.cli import register as _register_lab  # noqa: E402 - verbs register after the root exists

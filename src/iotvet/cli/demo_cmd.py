@@ -1,11 +1,16 @@
-"""``iotvet demo``: the main job in one command: start the lab, probe it, write the reports, summarise.
+"""``iotvet demo``: the main job in one command: start the lab, probe it, write the reports, summarise, assess.
 
 The summary compares what iotvet found with the lab's ground truth for the checks that ran, so a
-newcomer sees both the findings and that none of them is invented.
+newcomer sees both the findings and that none of them is invented. Last comes the assessment: the
+lab vendor's questionnaire weighed against the stored run and the lab's TLS and security.txt.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +19,21 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from iotvet.assess import load_questionnaire
+from iotvet.assess.inputs import RunEvidence
+from iotvet.assess.scorecard import scorecard, to_json
 from iotvet.cli.app import app, verbosity
+from iotvet.cli.assess_run import assess_and_store, gather_observations
 from iotvet.cli.files import write_atomic
 from iotvet.cli.probe_cmd import probe_into_store
+from iotvet.core.redact import Redactor
+from iotvet.plan import load_plan
 from iotvet.report import build_report, render
 from iotvet.store import Store
 
 EXIT_INCOMPLETE = 3
 REPORTS = {"html": "report.html", "json": "report.json", "sarif": "report.sarif", "junit": "report.junit.xml"}
+QUESTIONNAIRE = "lab-questionnaire.yaml"
 Key = tuple[str, str, str]
 
 
@@ -66,8 +78,16 @@ def demo(
         lab.write_plan(plan_path)
         truth = lab.ground_truth()
         run_id, outcome, redactor = probe_into_store(plan_path, str(db), level=verbosity(ctx))
+        loaded = load_plan(str(plan_path))
+        observations = asyncio.run(gather_observations(loaded, redactor, now=datetime.now(UTC)))
+    questionnaire = resources.files("iotvet.assess").joinpath("data", QUESTIONNAIRE)
+    digest = hashlib.sha256(questionnaire.read_bytes()).hexdigest()
     with Store.open(f"sqlite:///{db}", redactor=redactor) as store:
         data = store.load_run(run_id)
+        assessment, assessment_id = assess_and_store(load_questionnaire(str(questionnaire)),
+                                                     f"{QUESTIONNAIRE} sha256:{digest}", [RunEvidence.from_run(data)],
+                                                     observations, store, Redactor(loaded.secrets))
+    write_atomic(out / "assessment.json", to_json(assessment))
     report = build_report(data)
     for fmt, name in REPORTS.items():
         write_atomic(out / name, render(fmt, report))
@@ -99,4 +119,7 @@ def demo(
                   f"evidence store: {escape(str(db))} (iotvet report --db {escape(str(db))} {escape(run_id)})")
     for why in outcome.incomplete:
         console.print(f"[red]incomplete[/]: {escape(redactor.text(why))}")
+    console.print(f"assessment of the lab vendor's questionnaire: {escape(str(out / 'assessment.json'))} "
+                  f"(iotvet assess show --db {escape(str(db))} {escape(assessment_id)})")
+    console.print(scorecard(assessment, console.width))
     return EXIT_INCOMPLETE if outcome.incomplete else 0

@@ -154,3 +154,12 @@ journal = Table(
     Column("at", Float, nullable=False),
     PrimaryKeyConstraint("run_id", "seq"),
 )
+
+assessments = Table(
+    "assessments", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("created", Float, nullable=False),
+    Column("vendor", Text, nullable=False),
+    Column("runs", Text, nullable=False, default="[]"),  # JSON list of the run ids the assessment cites
+    Column("assessment", Text, nullable=False),  # JSON of the iotvet.assess Assessment, redacted
+)
