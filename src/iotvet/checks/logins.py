@@ -14,9 +14,10 @@ import string
 from collections import Counter
 from dataclasses import dataclass
 
-from iotvet.api.model import ApiOperation
+from iotvet.api.model import ApiModel, ApiOperation
+from iotvet.checks.registry import people
 from iotvet.checks.rest_context import RestContext, View, norm
-from iotvet.plan.schema import Identity, LoginAuth, RequestSpec
+from iotvet.plan.schema import Identity, LoginAuth, Plan, RequestSpec
 
 NAMES = 3
 _USER_KEYS = ("username", "user", "email", "login", "loginname", "account", "accountname", "userid", "mail", "phone")
@@ -141,3 +142,25 @@ def figures(statuses: Counter[str], elapsed: list[float]) -> str:
         return f"answers {seen}"
     return (f"answers {seen}; median latency {statistics.median(elapsed[:3]):.3f}s (first 3), "
             f"{statistics.median(elapsed[-3:]):.3f}s (last 3), {sum(elapsed):.1f}s in all")
+
+
+def plan_sacrificial_logins(plan: Plan) -> list[Login]:
+    """:func:`sacrificial_logins` from the plan alone (for the dry run)."""
+    found = [find_login(i) for i in people(plan) if i.sacrificial]
+    return [x for x in found if x is not None]
+
+
+def plan_spec_key(plan: Plan, spec: RequestSpec, model: ApiModel) -> str:
+    """The operation key :func:`spec_op` gives a plan request, from the plan alone."""
+    base, path = plan.target.base_url if plan.target else "", spec.path
+    if base and path.startswith(base):
+        path = path[len(base):] or "/"
+    op = model.find(spec.method, path)
+    return op.key if op is not None else f"{spec.method} {path}"
+
+
+def plan_login_key(plan: Plan, model: ApiModel) -> str | None:
+    """The operation key :func:`any_login_op` gives, from the plan alone (None: no identity logs in)."""
+    ident = next((i for i in people(plan) if isinstance(i.auth, LoginAuth)), None)
+    return plan_spec_key(plan, ident.auth.request, model) if ident is not None and isinstance(
+        ident.auth, LoginAuth) else None

@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from iotvet.api.model import ApiOperation
+from iotvet.api.model import ApiModel, ApiOperation
 from iotvet.auth.session import Session
+from iotvet.checks.registry import writing
 from iotvet.checks.rest_context import RestContext, View, norm
 from iotvet.core.records import Relation, Verdict
-from iotvet.plan.schema import Identity, LoginAuth, RequestSpec
+from iotvet.plan.schema import Identity, LoginAuth, Plan, RequestSpec
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -245,3 +246,31 @@ def leak(ctx: RestContext, check: str, op: ApiOperation, relation: Relation, rea
     """Decide a leaking cell with its finding (the first view is the attack, for the reproduction)."""
     cell = ctx.cell(check, op, relation, Verdict.LEAK, reason, attacker, victim)
     ctx.decide(cell, ctx.finding(cell, summary, views))
+
+
+def plan_steps(plan: Plan, name: str) -> list[RequestSpec]:
+    """:func:`steps` from the plan alone (for the dry run)."""
+    flow = plan.flows.get(name)
+    return [] if flow is None else list(flow) if isinstance(flow, list) else [flow]
+
+
+def plan_flow_op(plan: Plan, model: ApiModel, name: str) -> ApiOperation:
+    """The operation :func:`flow_op` gives, from the plan alone."""
+    specs = plan_steps(plan, name)
+    if not specs:
+        return ApiOperation("FLOW", f"flows.{name}")
+    main = next((s for s in reversed(specs) if s.method not in READS), specs[-1])
+    base = plan.target.base_url if plan.target else ""
+    path = main.path[len(base):] if base and main.path.startswith(base + "/") else main.path
+    return model.find(main.method, path) or ApiOperation(main.method, path)
+
+
+def plan_flow_key(plan: Plan, model: ApiModel, name: str) -> str:
+    """The key of :func:`plan_flow_op`."""
+    return plan_flow_op(plan, model, name).key
+
+
+def flow_sends(plan: Plan, name: str) -> tuple[int, int]:
+    """(steps, writing steps) of a flow: a run sends at most one request per step."""
+    specs = plan_steps(plan, name)
+    return len(specs), sum(writing(s) for s in specs)

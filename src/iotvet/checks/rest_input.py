@@ -23,14 +23,14 @@ import random
 from collections import Counter
 from typing import Any
 
-from iotvet.api.model import ApiOperation
+from iotvet.api.model import ApiModel, ApiOperation
 from iotvet.checks.input_values import Input, body_values, interleave, path_values, query_values
-from iotvet.checks.registry import registry
+from iotvet.checks.registry import RunBound, call_cost, people, registry, send_cost
 from iotvet.checks.relations import role_rank
 from iotvet.checks.rest_context import Params, RestContext, View, norm
 from iotvet.core.errors import TargetErrorKind
 from iotvet.core.records import Relation, Verdict
-from iotvet.plan.schema import Identity
+from iotvet.plan.schema import Identity, Plan
 
 CHECK = "api-input-validation"
 INPUT_BUDGET = 12
@@ -241,7 +241,34 @@ def _mutable(op: ApiOperation) -> bool:
     return any(p.location == "query" for p in op.params) or bool(op.path_params)
 
 
-@registry.register(CHECK, per="run")
+def _body_inputs(op: ApiOperation) -> int:
+    """How many body inputs :meth:`_Op.bodies` sends to ``op`` (the count does not depend on the seed)."""
+    props: dict[str, Any] = (op.body_schema or {}).get("properties") or {}
+    pools = [[Input("body", n, v, why, bad) for v, why, bad in body_values(s, random.Random(0))]
+             for n, s in props.items() if isinstance(s, dict) and norm(n) not in _UNTOUCHED]
+    return len(interleave(pools, random.Random(0), INPUT_BUDGET))
+
+
+def input_bound(plan: Plan, model: ApiModel) -> RunBound:
+    """Per read with parameters: the valid request, then per input k (at most :data:`INPUT_BUDGET`) the input,
+    its repeat and an unknown-id control, and one last control: 3k + 2. Per body operation (intrusive, with a
+    read-back): the read-back, then per input the write, the read-back and the restore: 3k + 1, 2k writes.
+    Every request goes with the testing identity's credential (a 401: a login and the resend)."""
+    who = [i for i in people(plan) if i.role != "device" and role_rank(i) < 4]
+    if not who:
+        return RunBound(skip="no identity (other than devices and operators) owns an object")
+    calls = sends = 0
+    for op in model.operations:
+        if op.method == "GET" and _mutable(op) and base_query(op) is not None:
+            k = len(read_inputs(op, {name: "1" for name in op.path_params}, random.Random(0)))
+            calls += 3 * k + 2 if k else 1
+        elif (op.method in ("PATCH", "PUT") and op.body_schema and plan.safety.mode == "intrusive"
+              and model.find("GET", op.path) is not None and (k := _body_inputs(op))):
+            calls, sends = calls + 3 * k + 1, sends + 2 * k
+    return RunBound(calls * max(map(call_cost, who)), sends * max(map(send_cost, who)))
+
+
+@registry.register(CHECK, per="run", bound=input_bound)
 async def input_validation(ctx: RestContext) -> None:
     """Malformed and boundary inputs crash a handler (5xx, dropped connection) or are stored."""
     ident = choose_identity(ctx)

@@ -21,15 +21,27 @@ import hashlib
 import hmac
 from typing import Any
 
-from iotvet.api.model import ApiOperation
+from iotvet.api.model import ApiModel, ApiOperation
 from iotvet.auth.session import Session
 from iotvet.checks import rest_lifecycle_bind, rest_lifecycle_roles, rest_lifecycle_shares
 from iotvet.checks.oracle import judge_read
-from iotvet.checks.registry import registry
+from iotvet.checks.registry import RunBound, call_cost, people, refreshable, registry, send_cost
 from iotvet.checks.rest_context import RestContext, View
-from iotvet.checks.rest_flows import FlowRun, flow_op, leak, password_of, run_flow, send_flow, settle, steps, undecided
+from iotvet.checks.rest_flows import (
+    FlowRun,
+    flow_op,
+    flow_sends,
+    leak,
+    password_of,
+    plan_flow_key,
+    run_flow,
+    send_flow,
+    settle,
+    steps,
+    undecided,
+)
 from iotvet.core.records import Relation, Verdict
-from iotvet.plan.schema import Identity, LoginAuth, RequestSpec
+from iotvet.plan.schema import Identity, LoginAuth, Plan, RequestSpec
 
 CHECK = "auth-stale-token"
 STALE_FLOWS = ("logout", "password_change")
@@ -97,7 +109,33 @@ def _candidate(ctx: RestContext, flow: str) -> str | None:
     return None
 
 
-@registry.register(CHECK, per="run")
+def _stale_flow_bound(plan: Plan, model: ApiModel, flow: str) -> RunBound:
+    """One flow of :func:`stale_token`: its token (a login if it expired), the control, the flow, the old token,
+    the re-login; a password change adds the new password's login and the change back through that session."""
+    if plan.safety.mode != "intrusive" or not flow_sends(plan, flow)[0]:
+        return RunBound(skip=NEEDS if plan.safety.mode != "intrusive" else f"the plan has no flows.{flow}")
+    who = next((i for i in people(plan) if i.sacrificial and refreshable(i)
+                and (flow != "password_change" or changeable(i))), None)
+    if who is None:
+        return RunBound(skip="no sacrificial identity with a login credential" + (
+            " and a password in its login request" if flow == "password_change" else ""))
+    if who.verify is None and not any(o.method == "GET" and not o.path_params and o.secured for o in model.operations):
+        return RunBound(skip="no request to present the token on")
+    sent, written = flow_sends(plan, flow)
+    fixed, times = (4, 1) if flow == "logout" else (5, 2)  # a password change is sent, then sent back
+    return RunBound(fixed + times * sent * call_cost(who), times * written * send_cost(who))
+
+
+def stale_bound(plan: Plan, model: ApiModel) -> RunBound:
+    """Both flows (``logout``, ``password_change``) as :func:`_stale_flow_bound` says; intrusive mode only."""
+    parts = [_stale_flow_bound(plan, model, flow) for flow in STALE_FLOWS]
+    place = ", ".join(plan_flow_key(plan, model, flow) for flow in STALE_FLOWS)
+    if all(p.skip for p in parts):
+        return RunBound(skip="; ".join(dict.fromkeys(p.skip for p in parts if p.skip)), place=place)
+    return RunBound(sum(p.requests for p in parts), sum(p.writes for p in parts), place=place)
+
+
+@registry.register(CHECK, per="run", bound=stale_bound)
 async def stale_token(ctx: RestContext) -> None:
     """An identity's token still works after its logout or password change."""
     for flow in STALE_FLOWS:

@@ -10,23 +10,38 @@ shows; the read-back decides whether the journal entry is settled or reported as
 
 from __future__ import annotations
 
-from iotvet.api.model import ApiOperation
+from iotvet.api.model import ApiModel, ApiOperation
 from iotvet.checks.canary import canary_body
 from iotvet.checks.oracle import judge_read, new_canary
-from iotvet.checks.registry import registry
+from iotvet.checks.registry import RunBound, call_cost, people, registry, send_cost
 from iotvet.checks.rest_context import RestContext, View
-from iotvet.checks.rest_flows import INTRUSIVE, RESTORED, flow_op, leak, run_flow, settle, undecided
+from iotvet.checks.rest_flows import (
+    INTRUSIVE,
+    RESTORED,
+    flow_op,
+    flow_sends,
+    leak,
+    plan_flow_key,
+    run_flow,
+    settle,
+    undecided,
+)
 from iotvet.checks.rest_lifecycle_devices import (
     Device,
     choose_pair,
+    device_setup,
     object_ops,
+    plan_device_key,
+    plan_pairs,
     rebind,
     sees,
     shows_canary,
     unbind_control,
+    with_setup,
 )
 from iotvet.checks.rest_pairs import pairs_for
 from iotvet.core.records import Relation, Verdict
+from iotvet.plan.schema import Plan
 
 FOREIGN = (Relation.SAME_TENANT, Relation.OTHER_TENANT)
 
@@ -54,7 +69,53 @@ def _gate(ctx: RestContext, check: str, op: ApiOperation, relation: Relation) ->
     return True
 
 
-@registry.register("bd-bind-hijack", per="run")
+def _move_bound(plan: Plan, model: ApiModel, flow: str, relations: tuple[Relation, ...], unbinds: bool,
+                per_pair: tuple[int, int]) -> RunBound:
+    """A bd-* check that moves a device: ``per_pair`` (calls, writing calls) for each relation with a pair of
+    a sacrificial victim, every call with an identity's credential (a 401: a login and the resend)."""
+    place = plan_flow_key(plan, model, flow)
+    if plan.safety.mode != "intrusive":
+        return RunBound(skip=INTRUSIVE, place=place)
+    if plan_device_key(plan) is None:
+        return RunBound(skip="no attacker-victim pair passed its controls: the victim lists no device", place=place)
+    tested = [r for r in relations if any(v.sacrificial and a.role != "device" for a, v in plan_pairs(plan, r))]
+    if not tested:
+        return RunBound(skip=f"the plan has no {relations[0].value} pair of identities with a sacrificial victim",
+                        place=place)
+    everyone = people(plan)
+    calls, writes = per_pair[0] * len(tested), per_pair[1] * len(tested)
+    return with_setup(calls * max(map(call_cost, everyone)), writes * max(map(send_cost, everyone)), place,
+                      device_setup(plan, model, binds=True, unbinds=unbinds))
+
+
+def hijack_bound(plan: Plan, model: ApiModel) -> RunBound:
+    """Per relation: the victim's listing, the attacker's bind, the victim's and the attacker's listings, and the
+    attacker's unbind and the victim's re-bind with two read-backs (:func:`rebind`); plus the shared listings and
+    bind controls."""
+    (bind, bind_writes), (unbind, unbind_writes) = flow_sends(plan, "bind"), flow_sends(plan, "unbind")
+    return _move_bound(plan, model, "bind", FOREIGN, False, (2 * bind + unbind + 5, 2 * bind_writes + unbind_writes))
+
+
+def unbind_bound(plan: Plan, model: ApiModel) -> RunBound:
+    """Per relation: the victim's listing, the attacker's unbind, the listing again and the victim's re-bind with
+    two read-backs; plus the shared listings, bind and unbind controls."""
+    (bind, bind_writes), (unbind, unbind_writes) = flow_sends(plan, "bind"), flow_sends(plan, "unbind")
+    return _move_bound(plan, model, "unbind", FOREIGN, True, (unbind + bind + 4, unbind_writes + bind_writes))
+
+
+def residual_bound(plan: Plan, model: ApiModel) -> RunBound:
+    """The old owner's unbind, the new owner's bind and listing, a canary per POST below an object with a read-back
+    (write and read-back), 2 reads each by the new owner, the old owner and a bystander, and the give-back
+    (an unbind, a bind, two read-backs); plus the shared listings, bind and unbind controls."""
+    (bind, bind_writes), (unbind, unbind_writes) = flow_sends(plan, "bind"), flow_sends(plan, "unbind")
+    canary = new_canary()
+    posts = sum(op.method == "POST" and bool(op.path_params) and model.find("GET", op.path) is not None
+                and canary_body(op, canary) is not None for op in model.operations)
+    return _move_bound(plan, model, "unbind", (Relation.SAME_TENANT,), True,
+                       (2 * unbind + 2 * bind + 2 * posts + 9, 2 * unbind_writes + 2 * bind_writes + posts))
+
+
+@registry.register("bd-bind-hijack", per="run", bound=hijack_bound)
 async def bind_hijack(ctx: RestContext) -> None:
     """A device bound to the victim moves to the attacker, who binds it by its id without the victim's code."""
     op = flow_op(ctx, "bind")
@@ -97,7 +158,7 @@ async def _hijack(ctx: RestContext, op: ApiOperation, relation: Relation) -> Non
                    ("the victim's own listing before", before), ("the attacker's listing afterwards", taken)])
 
 
-@registry.register("bd-unbind-unauth", per="run")
+@registry.register("bd-unbind-unauth", per="run", bound=unbind_bound)
 async def unbind_unauth(ctx: RestContext) -> None:
     """Another identity releases the victim's device from the victim's account."""
     op = flow_op(ctx, "unbind")
@@ -141,7 +202,7 @@ async def _unbind(ctx: RestContext, op: ApiOperation, relation: Relation) -> Non
           ("the victim's own listing before", before)])
 
 
-@registry.register("bd-rebind-residual", per="run")
+@registry.register("bd-rebind-residual", per="run", bound=residual_bound)
 async def rebind_residual(ctx: RestContext) -> None:
     """After the victim's device is unbound and bound by a new owner, the old owner still reads the new owner's data."""
     op, relation, check = flow_op(ctx, "unbind"), Relation.SAME_TENANT, "bd-rebind-residual"

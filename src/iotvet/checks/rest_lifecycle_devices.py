@@ -12,13 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from iotvet.api.model import ApiOperation
+from iotvet.api.model import ApiModel, ApiOperation
 from iotvet.checks.oracle import canaries_in
+from iotvet.checks.registry import RunBound, call_cost, people, send_cost
+from iotvet.checks.relations import candidate_pairs, role_rank
 from iotvet.checks.rest_context import Params, RestContext, View, norm
-from iotvet.checks.rest_flows import RESTORED, placeholders, run_flow, send_flow, settle, steps
+from iotvet.checks.rest_flows import RESTORED, flow_sends, placeholders, plan_steps, run_flow, send_flow, settle, steps
 from iotvet.checks.rest_pairs import pairs_for
 from iotvet.core.records import Relation
-from iotvet.plan.schema import Identity
+from iotvet.plan.schema import Identity, Plan
 
 RESERVED = frozenset({"bindcode", "user", "password", "newpassword", "shareid", "name", "tenant", "group", "role",
                       "username"})
@@ -252,3 +254,51 @@ def object_ops(ctx: RestContext, dev: Device, method: str) -> list[tuple[ApiOper
 def shows_canary(view: View, canary: str) -> bool:
     """The answer carries the canary."""
     return view.ok and canary in canaries_in(view.text)
+
+
+def plan_device_key(plan: Plan) -> str | None:
+    """:func:`device_key` from the plan alone (for the dry run)."""
+    for name in ("unbind", "bind"):
+        for spec in plan_steps(plan, name):
+            found = next((p for p in placeholders(spec) if norm(p) not in RESERVED), None)
+            if found is not None:
+                return found
+    return None
+
+
+def plan_pairs(plan: Plan, relation: Relation) -> list[tuple[Identity, Identity]]:
+    """(attacker, victim) pairs of an object class as :func:`pairs_for` gives them, from the plan alone."""
+    everyone = people(plan)
+    found = candidate_pairs(everyone, [v for v in everyone if role_rank(v) < 4]).get(relation, [])
+    return [(p.attacker, p.victim) for p in found if p.attacker is not None]
+
+
+def device_setup(plan: Plan, model: ApiModel, *, binds: bool = False, unbinds: bool = False,
+                 ) -> tuple[tuple[str, int, int], ...]:
+    """The lookups the ``bd-*`` checks share, once per run: (name, requests, writes).
+
+    Device listings: every listing read (GET, no path parameter, secured) once per identity, until one
+    lists a device. ``binds``: each identity's re-bind of its first device and a read-back
+    (:func:`can_bind`). ``unbinds``: each sacrificial identity's unbind, read-back and re-bind
+    (:func:`unbind_control`, with :func:`rebind`'s two read-backs).
+    """
+    if plan_device_key(plan) is None:
+        return ()
+    everyone = people(plan)
+    reads = sum(op.method == "GET" and not op.path_params and op.secured for op in model.operations)
+    out = [("bd-* device listings", reads * sum(map(call_cost, everyone)), 0)]
+    (bind, bind_writes), (unbind, unbind_writes) = flow_sends(plan, "bind"), flow_sends(plan, "unbind")
+    if binds:
+        out.append(("bd-* bind controls", sum((bind + 1) * call_cost(i) for i in everyone),
+                    sum(bind_writes * send_cost(i) for i in everyone)))
+    if unbinds:
+        victims = [i for i in everyone if i.sacrificial]
+        out.append(("bd-* unbind controls", sum((unbind + bind + 3) * call_cost(i) for i in victims),
+                    sum((unbind_writes + bind_writes) * send_cost(i) for i in victims)))
+    return tuple(out)
+
+
+def with_setup(requests: int, writes: int, place: str, shared: tuple[tuple[str, int, int], ...]) -> RunBound:
+    """A check's own worst case plus the shared setup it may build."""
+    return RunBound(requests + sum(r for _, r, _ in shared), writes + sum(w for _, _, w in shared), place=place,
+                    shared=shared)

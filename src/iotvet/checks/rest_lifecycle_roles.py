@@ -12,15 +12,17 @@ command by design, a ``policy`` entry (``visible_to: lower-role``) makes the cel
 
 from __future__ import annotations
 
-from iotvet.api.model import ApiOperation
+from iotvet.api.model import ApiModel, ApiOperation
 from iotvet.checks.canary import canary_body
 from iotvet.checks.oracle import canaries_in, new_canary
-from iotvet.checks.registry import registry
+from iotvet.checks.registry import RunBound, registry
 from iotvet.checks.rest_context import RestContext
 from iotvet.checks.rest_flows import (
     RESTORED,
     flow_op,
+    flow_sends,
     leak,
+    plan_flow_op,
     run_flow,
     send_flow,
     settle,
@@ -35,10 +37,12 @@ from iotvet.checks.rest_lifecycle_shares import (
     Shared,
     close_share,
     open_share,
+    share_bound,
     share_id_of,
     with_value,
 )
 from iotvet.core.records import Relation, Verdict
+from iotvet.plan.schema import Plan
 
 
 def guest_ops(ctx: RestContext, share_op: ApiOperation) -> list[ApiOperation]:
@@ -54,7 +58,23 @@ def guest_ops(ctx: RestContext, share_op: ApiOperation) -> list[ApiOperation]:
             and canary_body(op, canary) is not None]
 
 
-@registry.register("bd-share-role", per="run")
+def role_bound(plan: Plan, model: ApiModel) -> RunBound:
+    """:func:`share_bound`, then per guest operation the owner's and the guest's canary write, each read back; the
+    re-share (the owner's list before and after, the guest's share, the owner's revocation, a read-back); and
+    :func:`close_share` (the revocation and the guest's listing)."""
+    (share, share_writes), (unshare, unshare_writes) = flow_sends(plan, "share"), flow_sends(plan, "unshare")
+    share_op = plan_flow_op(plan, model, "share")
+    segments = share_op.path.split("/")
+    last = max((i for i, s in enumerate(segments) if s.startswith("{")), default=-1)
+    prefix, canary = "/".join(segments[:last + 1]) + "/", new_canary()
+    guests = 0 if last < 0 else sum(op.method == "POST" and op.path.startswith(prefix) and op.path != share_op.path
+                                    and model.find("GET", op.path) is not None and canary_body(op, canary) is not None
+                                    for op in model.operations)
+    return share_bound(plan, model, "share", 4 * guests + 3 + share + 2 * unshare + 1,
+                       2 * guests + share_writes + 2 * unshare_writes)
+
+
+@registry.register("bd-share-role", per="run", bound=role_bound)
 async def share_role(ctx: RestContext) -> None:
     """A guest (the lowest share role) sends commands or re-shares the device; proven from the owner's view."""
     check, relation = "bd-share-role", Relation.LOWER_ROLE

@@ -18,14 +18,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from iotvet.api.model import ApiModel
 from iotvet.checks.oracle import judge_read, values
-from iotvet.checks.registry import registry
+from iotvet.checks.registry import RunBound, call_cost, people, registry, send_cost
 from iotvet.checks.rest_context import RestContext, View
 from iotvet.checks.rest_flows import (
     RESTORED,
     FlowRun,
     flow_op,
+    flow_sends,
     leak,
+    plan_flow_key,
     prepare,
     run_flow,
     send_flow,
@@ -33,9 +36,22 @@ from iotvet.checks.rest_flows import (
     undecided,
     username_of,
 )
-from iotvet.checks.rest_lifecycle_devices import MAX_TRIES, Device, devices, dicts, field, record_params, sees
+from iotvet.checks.rest_lifecycle_devices import (
+    MAX_TRIES,
+    Device,
+    device_setup,
+    devices,
+    dicts,
+    field,
+    plan_device_key,
+    plan_pairs,
+    record_params,
+    sees,
+    with_setup,
+)
 from iotvet.checks.rest_pairs import pairs_for
 from iotvet.core.records import Relation, Verdict
+from iotvet.plan.schema import Plan
 
 HARMLESS = "a harmless no-op entry stays in the device's history: not undoable"
 SHARE_INTRUSIVE = ("intrusive mode only: if the provider's revocation is broken, the guest's access cannot be "
@@ -77,8 +93,8 @@ def share_id_of(view: View) -> str | None:
 
 
 async def _unreached(ctx: RestContext, guest: str, devs: list[Device]) -> Device | None:
-    """The first device the guest does not reach before any share (its own listing, read fresh)."""
-    for dev in devs:
+    """The first device the guest does not reach before any share (its own listing, read fresh; at most MAX_TRIES)."""
+    for dev in devs[:MAX_TRIES]:
         if not (await sees(ctx, guest, dev))[1]:
             return dev
     return None
@@ -135,7 +151,38 @@ async def close_share(ctx: RestContext, shared: Shared) -> str:
     return note
 
 
-@registry.register("bd-share-revoke", per="run")
+def share_bound(plan: Plan, model: ApiModel, flow: str, calls: int, writes: int) -> RunBound:
+    """A sharing check: :func:`open_share`, then ``calls`` more (``writes`` of them writing), and the shared listings.
+
+    Per owner (at most :data:`MAX_TRIES`): each guest (at most :data:`MAX_TRIES`) reads its listing once per
+    device of the owner (at most :data:`MAX_TRIES`) until one it does not reach, and one share; then the
+    share's id from the owner's list and the guest's view. Every call with an identity's credential (a 401:
+    a login and the resend). Intrusive mode only.
+    """
+    place = plan_flow_key(plan, model, flow)
+    if plan.safety.mode != "intrusive":
+        return RunBound(skip=SHARE_INTRUSIVE, place=place)
+    pairs = [(a, v) for a, v in plan_pairs(plan, Relation.SAME_TENANT) if a.role != "device"]
+    if not pairs:
+        return RunBound(skip="the plan has no same-tenant pair of identities (an owner and a guest)", place=place)
+    if plan_device_key(plan) is None:
+        return RunBound(skip="no owner could share a device: none lists one", place=place)
+    owners = sorted({v.name: v for _, v in pairs}.values(), key=lambda v: (not v.sacrificial, v.name))[:MAX_TRIES]
+    share, share_writes = flow_sends(plan, "share")
+    looks = sum(min(MAX_TRIES, sum(v.name == o.name for _, v in pairs)) * MAX_TRIES for o in owners)
+    everyone = people(plan)
+    c, s = max(map(call_cost, everyone)), max(map(send_cost, everyone))
+    return with_setup((looks + len(owners) * share + 2 + calls) * c, (len(owners) * share_writes + writes) * s,
+                      place, device_setup(plan, model))
+
+
+def revoke_bound(plan: Plan, model: ApiModel) -> RunBound:
+    """:func:`share_bound` and the owner's revocation (or :func:`close_share`) and the guest's listing."""
+    unshare, unshare_writes = flow_sends(plan, "unshare")
+    return share_bound(plan, model, "unshare", unshare + 1, unshare_writes)
+
+
+@registry.register("bd-share-revoke", per="run", bound=revoke_bound)
 async def share_revoke(ctx: RestContext) -> None:
     """After the owner revokes a share, the former guest still reaches the device and its data."""
     op, relation, check = flow_op(ctx, "unshare"), Relation.SAME_TENANT, "bd-share-revoke"

@@ -33,23 +33,27 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from iotvet.api.model import ApiOperation
+from iotvet.api.model import ApiModel, ApiOperation
 from iotvet.checks.logins import (
+    NAMES,
     THROTTLED,
     Login,
     any_login_op,
     figures,
     fingerprint,
+    plan_login_key,
+    plan_sacrificial_logins,
+    plan_spec_key,
     random_names,
     sacrificial_logins,
     slowed,
     spec_op,
     throttle_sign,
 )
-from iotvet.checks.registry import registry
+from iotvet.checks.registry import RunBound, call_cost, registry, send_cost, writing
 from iotvet.checks.rest_context import RestContext, View
 from iotvet.core.records import Relation, Verdict
-from iotvet.plan.schema import RequestSpec
+from iotvet.plan.schema import Plan, RequestSpec
 
 ENUM, THROTTLE = "auth-user-enum", "auth-no-throttle"
 
@@ -105,7 +109,55 @@ async def _compare(ctx: RestContext, op: ApiOperation, login: Login, known: str,
                                                  ("random name, same password", unknown[0])]))
 
 
-@registry.register(ENUM, per="run")
+def _reset_spec(plan: Plan) -> RequestSpec | None:
+    """The password_reset request :func:`_reset` compares, when it names the user."""
+    flow = plan.flows.get("password_reset")
+    spec = flow[0] if isinstance(flow, list) and flow else flow
+    named = isinstance(spec, RequestSpec) and re.search(r"\{(user|username|email)\}",
+                                                         json.dumps(spec.model_dump(by_alias=True)))
+    return spec if named and isinstance(spec, RequestSpec) else None
+
+
+def user_enum_bound(plan: Plan, model: ApiModel) -> RunBound:
+    """:data:`NAMES` random names, the account once and, to prove a difference, twice (anonymous, no retry);
+    as many again on a ``password_reset`` flow that names the user. Intrusive mode and a sacrificial login only."""
+    logins = plan_sacrificial_logins(plan)
+    place = plan_spec_key(plan, logins[0].spec, model) if logins else plan_login_key(plan, model)
+    if place is None:
+        return RunBound(skip="no identity logs in: no login to compare answers on")
+    why = ("intrusive mode only: failed logins add up towards the account's lockout" if plan.safety.mode != "intrusive"
+           else None if logins else "needs a sacrificial identity whose login body names a user and a password")
+    if logins and random_names(logins[0].username, random.Random(0)) is None:
+        why = "the user name is a number: a random one could be someone's account"
+    if why or not logins:
+        return RunBound(skip=why or "no login", place=place)
+    each = NAMES + 2
+    reset = _reset_spec(plan)
+    requests = each + (each if reset else 0)
+    writes = each * writing(logins[0].spec) + (each * writing(reset) if reset else 0)
+    return RunBound(requests, writes, place=place)
+
+
+def no_throttle_bound(plan: Plan, model: ApiModel) -> RunBound:
+    """``safety.login_attempts`` wrong passwords (anonymous, no retry), then a re-login and one request in the
+    identity's session (a 401 there: a login and the resend). Intrusive mode and a sacrificial login only."""
+    logins = plan_sacrificial_logins(plan)
+    place = plan_spec_key(plan, logins[-1].spec, model) if logins else plan_login_key(plan, model)
+    if place is None:
+        return RunBound(skip="no identity logs in: no login to guess on")
+    if plan.safety.mode != "intrusive" or not logins:
+        return RunBound(skip=("intrusive mode only: repeated failed logins may lock the account"
+                              if plan.safety.mode != "intrusive"
+                              else "needs a sacrificial identity whose login body names a user and a password"),
+                        place=place)
+    login, limit = logins[-1], plan.safety.login_attempts
+    verify = login.ident.verify
+    return RunBound(limit + 1 + call_cost(login.ident),
+                    limit * writing(login.spec) + (send_cost(login.ident) if verify and writing(verify) else 0),
+                    place=place)
+
+
+@registry.register(ENUM, per="run", bound=user_enum_bound)
 async def user_enum(ctx: RestContext) -> None:
     """Login (and password reset) answers tell an existing account from a random name."""
     logins = sacrificial_logins(ctx)
@@ -182,7 +234,7 @@ def _until(view: View | None) -> str:
     return " for as long as the provider's lockout lasts"
 
 
-@registry.register(THROTTLE, per="run")
+@registry.register(THROTTLE, per="run", bound=no_throttle_bound)
 async def no_throttle(ctx: RestContext) -> None:
     """Failed logins for one account are never slowed down, refused or locked (intrusive, sacrificial)."""
     logins = sacrificial_logins(ctx)

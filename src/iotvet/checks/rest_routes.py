@@ -25,11 +25,11 @@ from importlib import resources
 from iotvet.api.model import ApiModel, ApiOperation
 from iotvet.checks.logins import fingerprint
 from iotvet.checks.oracle import values
-from iotvet.checks.registry import registry
+from iotvet.checks.registry import RunBound, call_cost, people, registry
 from iotvet.checks.relations import classify, role_rank
 from iotvet.checks.rest_context import RestContext, View
 from iotvet.core.records import Relation, Verdict
-from iotvet.plan.schema import Identity
+from iotvet.plan.schema import Identity, Plan
 
 CHECK = "api-hidden-route"
 MAX_ROUTES = 200
@@ -200,7 +200,19 @@ def _caller(ctx: RestContext) -> Identity | None:
     return people[0] if people else None
 
 
-@registry.register(CHECK, per="run")
+def hidden_route_bound(plan: Plan, model: ApiModel) -> RunBound:
+    """2 random routes and every candidate route (at most :data:`MAX_ROUTES`) anonymously, then as much again
+    as the caller identity (a 401 there: a login and the resend). Intrusive mode or ``discover_routes`` only."""
+    place = ANY_ROUTE.key
+    if plan.safety.mode != "intrusive" and not plan.safety.discover_routes:
+        return RunBound(skip="route discovery runs only in intrusive mode or with safety.discover_routes "
+                             "(iotvet probe --discover-routes)", place=place)
+    asked = 2 + min(len(candidate_routes(model)), MAX_ROUTES)
+    who = sorted(people(plan), key=lambda i: (i.role == "device", i.sacrificial, role_rank(i), i.name))
+    return RunBound(asked * (1 + (call_cost(who[0]) if who else 0)), place=place)
+
+
+@registry.register(CHECK, per="run", bound=hidden_route_bound)
 async def hidden_route(ctx: RestContext) -> None:
     """Undocumented internal routes (debug, dump, export, actuator) hand out plan identities' data."""
     safety = ctx.plan.safety

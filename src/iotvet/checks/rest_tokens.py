@@ -31,10 +31,11 @@ from __future__ import annotations
 import asyncio
 import time
 
+from iotvet.api.model import ApiModel
 from iotvet.checks import rest_tokens_keys  # registers jwt-alg-confusion and jwt-header-injection
-from iotvet.checks.registry import registry
+from iotvet.checks.registry import RunBound, registry
 from iotvet.checks.rest_context import RestContext
-from iotvet.checks.rest_tokens_bench import Bench
+from iotvet.checks.rest_tokens_bench import Bench, bench_bound
 from iotvet.checks.rest_tokens_forge import (
     NONE_SPELLINGS,
     expired,
@@ -58,6 +59,7 @@ from iotvet.checks.rest_tokens_try import (
     signing_key,
 )
 from iotvet.core.records import Verdict
+from iotvet.plan.schema import Plan
 
 EXPIRY_WAIT = 90.0
 """Longest wait (s) for a token of V to expire when no key can re-sign an expired one."""
@@ -65,7 +67,22 @@ EXPIRY_SKEW = 60.0
 """Clock skew (s) a server may allow past exp: an expired token is presented only after it."""
 
 
-@registry.register("jwt-none", per="run")
+def none_bound(plan: Plan, model: ApiModel) -> RunBound:
+    """jwt-none: the bench and one token per spelling of ``none``."""
+    return bench_bound(plan, model, len(NONE_SPELLINGS))
+
+
+def unverified_bound(plan: Plan, model: ApiModel) -> RunBound:
+    """jwt-unverified: the bench, a transplanted and a stripped signature."""
+    return bench_bound(plan, model, 2)
+
+
+def one_try_bound(plan: Plan, model: ApiModel) -> RunBound:
+    """jwt-weak-key, jwt-claim-swap, jwt-expired: the bench and one re-signed (or expired) token."""
+    return bench_bound(plan, model, 1)
+
+
+@registry.register("jwt-none", per="run", bound=none_bound)
 async def jwt_none(ctx: RestContext) -> None:
     """An unsigned token (alg none) naming the victim is accepted."""
     check = "jwt-none"
@@ -83,7 +100,7 @@ async def jwt_none(ctx: RestContext) -> None:
     await run_check(ctx, check, body)
 
 
-@registry.register("jwt-unverified", per="run")
+@registry.register("jwt-unverified", per="run", bound=unverified_bound)
 async def jwt_unverified(ctx: RestContext) -> None:
     """A token naming the victim with an altered or stripped signature is accepted."""
     check = "jwt-unverified"
@@ -103,7 +120,7 @@ async def jwt_unverified(ctx: RestContext) -> None:
     await run_check(ctx, check, body)
 
 
-@registry.register("jwt-weak-key", per="run")
+@registry.register("jwt-weak-key", per="run", bound=one_try_bound)
 async def jwt_weak_key(ctx: RestContext) -> None:
     """The HMAC signing key is in a wordlist (found offline); a token it signs for the victim is accepted."""
     check = "jwt-weak-key"
@@ -138,7 +155,7 @@ async def jwt_weak_key(ctx: RestContext) -> None:
     await run_check(ctx, check, body)
 
 
-@registry.register("jwt-claim-swap", per="run")
+@registry.register("jwt-claim-swap", per="run", bound=one_try_bound)
 async def jwt_claim_swap(ctx: RestContext) -> None:
     """With the key known: the attacker's own subject with the victim's tenant/role/group claims is honoured.
 
@@ -178,7 +195,7 @@ def _lifetime(claims: dict[str, object]) -> str:
     return f"expire more than {int(EXPIRY_WAIT)} s after they are issued"
 
 
-@registry.register("jwt-expired", per="run")
+@registry.register("jwt-expired", per="run", bound=one_try_bound)
 async def jwt_expired(ctx: RestContext) -> None:
     """The victim's token is still accepted after its exp."""
     check = "jwt-expired"

@@ -22,13 +22,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from iotvet.api.model import ApiOperation
+from iotvet.api.model import ApiModel, ApiOperation
 from iotvet.checks.oracle import ReadDecision, judge_read
+from iotvet.checks.registry import RunBound, bears_token, people, refreshable
 from iotvet.checks.relations import role_rank
 from iotvet.checks.rest_context import RestContext, View
 from iotvet.checks.rest_tokens_forge import Claims, Jwt, claim_values, nobody_token, parse
 from iotvet.core.records import Verdict
-from iotvet.plan.schema import Identity
+from iotvet.plan.schema import Identity, Plan
 
 MAX_VICTIMS = 2
 _PROFILE = re.compile(r"/(me|self|profile|user|account|userinfo|whoami|current[-_]?user)/?$", re.IGNORECASE)
@@ -215,3 +216,36 @@ async def _negative_control(ctx: RestContext, made: Bench) -> Bench | Skip:
 def describe(values: Any) -> str:
     """A short sample of leaked values for a summary line."""
     return ", ".join(sorted(str(v) for v in values)[:3])
+
+
+def oracle_place(plan: Plan, model: ApiModel) -> str | None:
+    """Where token cells go (the operation :func:`oracle` picks, found without a context); None: no oracle."""
+    for ident in people(plan):
+        ask = _verify_ask(ident)
+        if ask is not None:
+            path, base = ask.path.split("?", 1)[0], plan.target.base_url if plan.target else ""
+            path = (path[len(base):] or "/") if base and path.startswith(base) else path
+            op = next((op for op in model.operations if op.method == ask.method and _template(op.path).fullmatch(path)),
+                      None)
+            return op.key if op is not None else f"{ask.method} {path}"
+    reads = [op for op in model.operations if op.method == "GET" and not op.path_params]
+    return next((op.key for op in reads if _PROFILE.search(op.path)), None)
+
+
+def bench_bound(plan: Plan, model: ApiModel, tries: int) -> RunBound:
+    """A token check's worst case: the shared bench (see the module docstring) and ``tries`` presentations.
+
+    Bench: a login per login or OAuth2 identity (its token, when it expired), then per victim (at
+    most :data:`MAX_VICTIMS`) its own token, a re-login and its fresh token, then 1 negative control.
+    Forged tokens go out with ``token=``: no login, no resend after a 401.
+    """
+    place = oracle_place(plan, model)
+    if place is None:
+        return RunBound(skip="no identity has a GET verify request and the API has no profile-like read (/me, "
+                             "/profile ...) to present forged tokens to")
+    holders = [i for i in people(plan) if bears_token(i)]
+    if not holders:
+        return RunBound(skip="no identity presents a token (login, OAuth2 or bearer credential)", place=place)
+    victims = min(MAX_VICTIMS, sum(role_rank(i) < 4 and i.role != "device" for i in holders))
+    bench_cost = sum(refreshable(i) for i in holders) + (3 * victims + 1 if victims else 0)
+    return RunBound(bench_cost + (tries if victims else 0), place=place, shared=(("jwt-* bench", bench_cost, 0),))

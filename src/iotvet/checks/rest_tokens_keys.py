@@ -13,9 +13,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from iotvet.checks.registry import registry
+from iotvet.api.model import ApiModel
+from iotvet.checks.registry import RunBound, registry
 from iotvet.checks.rest_context import RestContext, View
-from iotvet.checks.rest_tokens_bench import Bench
+from iotvet.checks.rest_tokens_bench import Bench, bench_bound
 from iotvet.checks.rest_tokens_forge import (
     WRONG_KEY,
     hmac_by_hand,
@@ -27,9 +28,12 @@ from iotvet.checks.rest_tokens_forge import (
 )
 from iotvet.checks.rest_tokens_try import KEY_PATH, Try, attempt, decide_cell, forged, leak, masked, run_check
 from iotvet.core.records import Verdict
+from iotvet.plan.schema import Plan
 
 MAX_KEY_FETCHES = 4
 MAX_KEYS = 2
+PEM_FORMS = 3
+"""HMAC secrets tried per public key (its PEM forms, see ``hmac_secrets``)."""
 _ASYMMETRIC = ("RS", "PS", "ES")
 _NO_JKU = ("jku/x5u not sent: they would have to name a key server the tester controls inside scope, and the "
            "plan names none")
@@ -89,7 +93,17 @@ def _form(secret: bytes, raw: bytes | None) -> str:
     return kind if secret.endswith(b"\n") else f"{kind} without its final newline"
 
 
-@registry.register("jwt-alg-confusion", per="run")
+def confusion_bound(plan: Plan, model: ApiModel) -> RunBound:
+    """The bench, the key fetches (anonymous), an HS256 token per key and PEM form, and 1 attribution control."""
+    return bench_bound(plan, model, MAX_KEY_FETCHES + MAX_KEYS * PEM_FORMS + 1)
+
+
+def injection_bound(plan: Plan, model: ApiModel) -> RunBound:
+    """The bench, the kid tokens (the SQL-ish one in intrusive mode only), the jwk token and 1 control."""
+    return bench_bound(plan, model, (3 if plan.safety.mode == "intrusive" else 2) + 1)
+
+
+@registry.register("jwt-alg-confusion", per="run", bound=confusion_bound)
 async def jwt_alg_confusion(ctx: RestContext) -> None:
     """An RS/ES-signed target accepts HS256 tokens keyed with its own public key."""
     check = "jwt-alg-confusion"
@@ -129,7 +143,7 @@ async def jwt_alg_confusion(ctx: RestContext) -> None:
     await run_check(ctx, check, body)
 
 
-@registry.register("jwt-header-injection", per="run")
+@registry.register("jwt-header-injection", per="run", bound=injection_bound)
 async def jwt_header_injection(ctx: RestContext) -> None:
     """A token's own header (kid, jwk) chooses the key that verifies it."""
     check = "jwt-header-injection"

@@ -109,7 +109,7 @@ def _restore_pending(store: Store, loaded: LoadedPlan, redactor: Redactor, run_i
                                          f"{result.detail}"), style="red"))
 
 
-def _dry_run(plan_path: Path) -> int:
+def _dry_run(plan_path: Path, discover_routes: bool = False) -> int:
     from rich.table import Table
 
     from iotvet.api.fetch import transport_fetcher
@@ -120,6 +120,9 @@ def _dry_run(plan_path: Path) -> int:
     from iotvet.transport import Governor, HttpTransport
 
     loaded = load_plan(str(plan_path), strict_env=False)
+    if discover_routes:  # as probe_into_store does: api-hidden-route is planned outside intrusive mode too
+        loaded.plan = loaded.plan.model_copy(
+            update={"safety": loaded.plan.safety.model_copy(update={"discover_routes": True})})
     plan = loaded.plan
     local = local_description(loaded, Redactor(loaded.secrets))
     has_api = plan.target is not None and (plan.target.openapi is not None or local is not None)
@@ -148,6 +151,8 @@ def _dry_run(plan_path: Path) -> int:
             console.print(Text(f"setup: {what}: {count}"))
         for what, why in result.skipped:
             console.print(Text(f"not sent: {what}: {why}"))
+        for check_id in result.unbounded:
+            console.print(Text(f"not counted: {check_id} (run once): it registers no bound"))
         requests, cells, writes = result.requests, len(result.cells), result.writes
     if plan.mqtt is not None:
         mq = plan_mqtt(loaded)
@@ -208,7 +213,7 @@ def probe_cmd(
         if unknown:
             raise UserError(f"--checks: unknown check id(s) {', '.join(unknown)} (see iotvet checks)")
     if dry_run:
-        return _dry_run(plan_path)
+        return _dry_run(plan_path, discover_routes)
     run_id, _, redactor = probe_into_store(plan_path, db, progress=not quiet, level=verbosity(ctx), only=only,
                                            resume=resume, discover_routes=discover_routes)
     with Store.open(resolve_url(db), redactor=redactor) as store:
