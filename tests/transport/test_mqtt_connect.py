@@ -10,7 +10,7 @@ import pytest
 from iotvet.core.errors import ScopeViolation, TargetError
 from iotvet.core.scope import Scope
 from iotvet.transport import Governor
-from iotvet.transport.mqtt import Credentials, Endpoint, connect_check
+from iotvet.transport.mqtt import MQTT_5, Credentials, Endpoint, connect_check
 from tests.mosquitto import mosquitto
 from tests.servers import free_port
 
@@ -38,6 +38,24 @@ def test_good_and_bad_credentials(tmp_path: Path) -> None:
         assert good is None
         assert bad is not None and "refused" in bad
         assert governor.usage.permits == 2
+
+
+def test_mqtt5_login_check(tmp_path: Path) -> None:
+    """``validate --online`` speaks the plan's protocol: the broker logs a version-5 CONNECT (p5)."""
+    with mosquitto(tmp_path, {"dev-1": "right-password"}) as broker:
+        scope = Scope([broker.hostport])
+
+        async def go() -> tuple[str | None, str | None]:
+            good = await connect_check(Endpoint.parse(broker.url), Credentials("dev-1", "right-password", "dev-v5"),
+                                       scope=scope, governor=_governor(), protocol=MQTT_5)
+            bad = await connect_check(Endpoint.parse(broker.url), Credentials("dev-1", "wrong", "dev-v5b"),
+                                      scope=scope, governor=_governor(), protocol=MQTT_5)
+            return good, bad
+
+        good, bad = asyncio.run(go())
+        assert good is None and bad is not None and "refused" in bad
+        log = (tmp_path / "mosquitto.log").read_text()
+        assert any("dev-v5" in line and "p5" in line for line in log.splitlines()), log[-2000:]
 
 
 def test_out_of_scope_broker_is_never_contacted() -> None:

@@ -16,7 +16,7 @@ from iotvet.core.scope import Scope
 from iotvet.plan import LoadedPlan
 from iotvet.probes.run import local_description
 from iotvet.transport import Governor, HttpTransport
-from iotvet.transport.mqtt import Credentials, Endpoint, connect_check
+from iotvet.transport.mqtt import MQTT_5, MQTT_311, Credentials, Endpoint, connect_check
 
 
 @dataclass
@@ -91,7 +91,8 @@ async def _mqtt_liveness(loaded: LoadedPlan, name: str, governor: Governor) -> L
     ca = loaded.resolve(plan.mqtt.ca).as_posix() if plan.mqtt.ca else None
     try:
         refused = await connect_check(Endpoint.parse(plan.mqtt.url), creds, scope=Scope(plan.scope.hosts),
-                                      governor=governor, ca=ca, timeout=plan.safety.request_timeout)
+                                      governor=governor, ca=ca, timeout=plan.safety.request_timeout,
+                                      protocol=MQTT_5 if plan.mqtt.protocol == "5" else MQTT_311)
     except TargetError as exc:
         return Liveness(name, False, f"broker {plan.mqtt.url}: {exc}")
     if refused:

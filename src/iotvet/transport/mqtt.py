@@ -98,8 +98,8 @@ def _tls_context(ca: str | None, creds: Credentials) -> ssl.SSLContext:
 
 
 async def connect_check(endpoint: Endpoint, creds: Credentials, *, scope: Scope, governor: Governor,
-                        ca: str | None = None, timeout: float = 10.0) -> str | None:
-    """Connect and disconnect once; None when the broker accepted, else why not.
+                        ca: str | None = None, timeout: float = 10.0, protocol: int = MQTT_311) -> str | None:
+    """Connect and disconnect once (MQTT 3.1.1, or 5 with ``protocol=5``); None when the broker accepted, else why not.
 
     Raises :class:`ScopeViolation` for a broker outside scope and :class:`TargetError` when the
     broker cannot be reached at all (so a caller can tell "dead identity" from "dead broker").
@@ -112,7 +112,9 @@ async def connect_check(endpoint: Endpoint, creds: Credentials, *, scope: Scope,
         identifier=creds.client_id, transport="websockets" if endpoint.websockets else "tcp",
         websocket_path=endpoint.path if endpoint.websockets else None,
         tls_context=_tls_context(ca, creds) if endpoint.tls else None,
-        timeout=min(timeout, max(0.1, governor.remaining_time)), clean_session=True,
+        timeout=min(timeout, max(0.1, governor.remaining_time)),
+        clean_session=None if protocol == MQTT_5 else True,
+        protocol=aiomqtt.ProtocolVersion.V5 if protocol == MQTT_5 else aiomqtt.ProtocolVersion.V311,
     )
     try:
         async with governor.permit(), client:  # CONNACK arrived: the exchange is complete
