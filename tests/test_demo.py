@@ -33,7 +33,12 @@ def test_demo_probes_the_lab_and_writes_clean_reports(tmp_path: Path, capfd: pyt
     secrets = [value for _, value in load_plan(str(out / "plan.yaml")).secrets]
     assert secrets
     blobs = [text] + [(out / name).read_text() for name in ("report.html", "report.json", "report.sarif",
-                                                          "report.junit.xml")]
+                                                          "report.junit.xml", "assessment.json", "assessment.html",
+                                                          "assessment.oscal.json")]
+    assert text.find("iotvet assessment") > text.find("iotvet demo: lab vs findings") > 0  # the scorecard comes last
+    assert "Claims the evidence contradicts" in text[text.find("iotvet assessment"):]
+    assessment = json.loads((out / "assessment.json").read_text())
+    assert len(assessment["results"]) == 68 and assessment["contradictions"]
     blobs.append((out / "iotvet.db").read_bytes().decode("latin-1"))
     for wal in out.glob("iotvet.db-*"):
         blobs.append(wal.read_bytes().decode("latin-1"))

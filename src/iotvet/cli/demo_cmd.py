@@ -20,7 +20,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from iotvet.assess import load_questionnaire
+from iotvet.assess.html import write_html
 from iotvet.assess.inputs import RunEvidence
+from iotvet.assess.oscal import render_data, write_oscal
 from iotvet.assess.scorecard import scorecard, to_json
 from iotvet.cli.app import app, verbosity
 from iotvet.cli.assess_run import assess_and_store, gather_observations
@@ -88,6 +90,10 @@ def demo(
                                                      f"{QUESTIONNAIRE} sha256:{digest}", [RunEvidence.from_run(data)],
                                                      observations, store, Redactor(loaded.secrets))
     write_atomic(out / "assessment.json", to_json(assessment))
+    write_atomic(out / "assessment.html", write_html(assessment))
+    write_atomic(out / "assessment.oscal.json", write_oscal(assessment))
+    for name, document in render_data().items():  # the catalog, SSP and plan the results import
+        write_atomic(out / name, document)
     report = build_report(data)
     for fmt, name in REPORTS.items():
         write_atomic(out / name, render(fmt, report))
@@ -119,7 +125,8 @@ def demo(
                   f"evidence store: {escape(str(db))} (iotvet report --db {escape(str(db))} {escape(run_id)})")
     for why in outcome.incomplete:
         console.print(f"[red]incomplete[/]: {escape(redactor.text(why))}")
-    console.print(f"assessment of the lab vendor's questionnaire: {escape(str(out / 'assessment.json'))} "
+    console.print(f"assessment of the lab vendor's questionnaire: {escape(str(out / 'assessment.html'))}, "
+                  f"assessment.json, assessment.oscal.json "
                   f"(iotvet assess show --db {escape(str(db))} {escape(assessment_id)})")
     console.print(scorecard(assessment, console.width))
     return EXIT_INCOMPLETE if outcome.incomplete else 0
