@@ -62,6 +62,7 @@ SIZES = (100, 1_000, 10_000)
 LAB_START_TIMEOUT = 180.0  # seconds for ``iotvet lab`` to write its plan and answer
 LAB_STOP_TIMEOUT = 15.0
 LAB_DURATION = 600  # the lab stops by itself after this long, should this script die without stopping it
+CHECKS_ENV = "IOTVET_BENCH_CHECKS"
 ONE_SIZE_TIMEOUT = 1800.0  # seconds for one ``--one N`` subprocess, lab start included
 PROBE_RATE = 100_000  # safety.rate for the probe: far above what it reaches, so no rate limit
 PROBE_MAX_REQUESTS = 1_000_000
@@ -247,7 +248,8 @@ def probe_one(vehicles: int) -> dict[str, Any]:
         lab_cpu0 = _process_cpu_seconds(lab.pid)
         cpu0 = time.process_time()
         start = time.perf_counter()
-        outcome = asyncio.run(run_probe(loaded, Redactor(loaded.secrets), sinks))
+        chosen = {c for c in os.environ.get(CHECKS_ENV, "").split(",") if c.strip()} or None
+        outcome = asyncio.run(run_probe(loaded, Redactor(loaded.secrets), sinks, only=chosen))
         wall = time.perf_counter() - start
         cpu = time.process_time() - cpu0
         lab_cpu1 = _process_cpu_seconds(lab.pid)
@@ -576,7 +578,10 @@ def main(argv: list[str] | None = None) -> int:
     add("--wrk-threads", type=int, default=1, help="wrk threads (default 1, like one event loop)")
     add("--one", type=int, default=None, metavar="N", help="probe one lab of N vehicles only (no rate part)")
     add("--json", action="store_true", help="print one JSON line on stdout, the tables on stderr")
+    add("--checks", default="", help="comma-separated check ids to run (default: every registered check)")
     args = parser.parse_args(argv)
+    if args.checks:
+        os.environ[CHECKS_ENV] = args.checks  # read by the --one subprocesses, which inherit it
     if args.one is not None:
         if args.one < 0:
             parser.error("--one must be >= 0")
