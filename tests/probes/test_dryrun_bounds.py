@@ -1,7 +1,8 @@
 """The dry run's run-once entries against the lab: every run-once check sends no more than the bound it
 registers (logins it causes included), in intrusive mode with the flaws on and off and alone (its shared
 setup built by itself); outside intrusive mode the checks the dry run lists as not sent send nothing, for
-the reason it gives; and the whole probe stays within ``DryRun.requests``."""
+the reason it gives; the input-validation bound holds whatever the seed draws and generates nothing itself;
+and the whole probe stays within ``DryRun.requests``."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 import yaml
 
 import tests.probes.test_rest_lab as rest_lab
+from iotvet.checks import input_cases
 from iotvet.checks.registry import RUN_ONCE, RunBound, registry
 from iotvet.lab.runner import LabConfig, lab_in_thread, resolve_flaws
 from iotvet.probes.rest.dryrun import DryRun, dry_run
@@ -40,19 +42,24 @@ class Measured:
     writes: Counter[str | None] = field(default_factory=Counter)
     bounds: dict[str, RunBound] = field(default_factory=dict)
     dry: DryRun | None = None
+    plan: Any = None
+    model: Any = None
 
     def cells(self, check: str) -> list[Any]:
         return [c for c in self.run.cells if c.check == check]
 
 
 @contextlib.contextmanager
-def measuring(measured: Measured, discover_routes: bool = False) -> Iterator[None]:
+def measuring(measured: Measured, discover_routes: bool = False, seed: int | None = None) -> Iterator[None]:
     """Wrap probe_lab's probe: bounds and dry run from its plan and model, exchanges by running check."""
     real = getattr(rest_lab, "probe_rest")  # noqa: B009
 
     async def probe_rest(plan: Any, model: Any, sessions: Any, redactor: Any, **kw: Any) -> Any:
         if discover_routes:
             plan = plan.model_copy(update={"safety": plan.safety.model_copy(update={"discover_routes": True})})
+        if seed is not None:
+            plan = plan.model_copy(update={"safety": plan.safety.model_copy(update={"seed": seed})})
+        measured.plan, measured.model = plan, model
         measured.bounds = {c: registry.get(c).bound(plan, model) for c in ONCE}  # type: ignore[misc]
         measured.dry = dry_run(plan, model)
         current: list[str | None] = [None]
@@ -75,9 +82,9 @@ def measuring(measured: Measured, discover_routes: bool = False) -> Iterator[Non
 
 
 def measure(flaws: str, shape: int, tmp: Path, mode: str = "intrusive", only: set[str] | None = None,
-            discover_routes: bool = False) -> Measured:
+            discover_routes: bool = False, seed: int | None = None) -> Measured:
     measured = Measured(Run())
-    with measuring(measured, discover_routes):
+    with measuring(measured, discover_routes, seed):
         measured.run = probe_lab(flaws, shape, tmp, mode=mode, only=set(ONCE) if only is None else only)[0]
     return measured
 
@@ -125,6 +132,24 @@ def test_outside_intrusive_mode_skipped_checks_send_nothing_and_say_why(mode: st
     assert m.dry is not None
     listed = {what.split(" ")[-3] for what, _ in m.dry.skipped if what.endswith(RUN_ONCE)}
     assert listed == skipped
+
+
+@pytest.mark.parametrize(("flaws", "seed"), [("all", 11), ("none", 23)])  # seed 0: the test above
+def test_input_validation_stays_within_a_bound_that_generates_nothing(flaws: str, seed: int, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    check = "api-input-validation"
+    m = measure(flaws, 3, tmp_path, only={check}, seed=seed)
+    assert_within(m, {check})
+    assert m.bounds[check].writes > 0 and m.writes[check] > 0  # intrusive: body values were written, and undone
+    generated = [c for c in m.cells(check) if "Schemathesis negative mode" in c.reason]
+    assert {c.operation.method for c in generated} == {"GET", "PATCH"}
+    assert (flaws == "all") == any(c.verdict.value == "leak" for c in m.cells(check))
+
+    def no_generation(*args: object, **kwargs: object) -> list[object]:
+        raise AssertionError("the dry run must not draw inputs")
+
+    monkeypatch.setattr(input_cases, "draw", no_generation)
+    assert registry.get(check).bound(m.plan, m.model) == m.bounds[check]  # type: ignore[misc]
 
 
 def test_the_whole_probe_stays_within_the_dry_run(tmp_path: Path) -> None:

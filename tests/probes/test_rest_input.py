@@ -1,17 +1,24 @@
-"""api-input-validation: the lab's trips crash is found on the identity's own vehicle, nothing without
-the flaw; the same seed sends the same inputs; reads only in read-only mode; an invalid body value
-that is stored is a finding in intrusive mode, and the object is restored."""
+"""api-input-validation: the lab's trips crash is found on the identity's own vehicle by a value Schemathesis
+drew, nothing without the flaw; the same seed sends the same inputs (in any process); generated cases carry
+query and body values only, never a path id; reads only in read-only mode; an invalid body value that is
+stored is a finding in intrusive mode, and the object is restored."""
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import random
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
+from iotvet.api.model import ApiOperation, Param
+from iotvet.checks import input_cases
+from iotvet.checks.input_values import body_plan, read_plan
 from iotvet.core.records import Cell, Finding
 from iotvet.core.redact import Redactor
 from iotvet.plan import load_plan
@@ -38,6 +45,7 @@ def test_the_trips_crash_leaks_and_nothing_else(run_all: Run) -> None:
     finding = run_all.findings[0]
     summary = finding.evidence[0].summary
     assert "safety.seed 0" in summary and "HTTP 500, twice" in summary and "answered HTTP 200 before" in summary
+    assert "query " in summary and f"(Schemathesis negative mode, {input_cases.generator()})" in summary
     assert finding.attacker == finding.victim  # its own vehicle
     assert [s for s in run_all.secrets if s in finding.model_dump_json()] == []
 
@@ -54,6 +62,88 @@ def test_flaws_off_no_finding_decided_and_the_same_twice(tmp_path: Path) -> None
 def test_the_flaw_alone_gives_exactly_its_cell(tmp_path: Path) -> None:
     run = probe_lab("trips-date-crash", 3, tmp_path, only={INPUT})[0]
     assert leaks_of(run, {INPUT}) == truth_of(run.truth, {INPUT})
+
+
+# -- the cases Schemathesis draws: query and body values only, seeded ------------------------------
+
+TRIPS = ApiOperation("GET", "/cars/{car_id}/trips", params=(
+    Param("car_id", "path", True, {"type": "string"}),
+    Param("X-Brand", "header", True, {"type": "string", "enum": ["a"]}),
+    Param("since", "query", False, {"type": "string", "format": "date-time"}),
+    Param("limit", "query", True, {"type": "integer", "minimum": 1, "maximum": 50}),
+    Param("owner_id", "query", False, {"type": "integer"})))
+UPDATE = ApiOperation("PATCH", "/cars/{car_id}", params=TRIPS.params[:1], body_schema={"type": "object", "properties": {
+    "label": {"type": "string", "maxLength": 20}, "mode": {"type": "string", "enum": ["eco", "sport"]},
+    "owner_id": {"type": "integer"}, "id": {"type": "string"}}})
+
+
+def test_documents_and_cases_carry_query_or_body_values_only() -> None:
+    doc = input_cases.document(TRIPS, query=("since", "limit"))
+    spec = doc["paths"][input_cases.PATH]["get"]
+    assert [(p["name"], p["in"], p["required"]) for p in spec["parameters"]] == [("since", "query", False),
+                                                                                  ("limit", "query", False)]
+    for case in input_cases.draw(doc, "GET", 1, examples=20):
+        assert not case.path_parameters and not case.cookies and "X-Brand" not in (case.headers or {})
+        assert set(case.query) <= {"since", "limit"}
+    body = input_cases.document(UPDATE, body=("label", "mode"))["paths"][input_cases.PATH]["patch"]
+    schema = body["requestBody"]["content"]["application/json"]["schema"]
+    assert "parameters" not in body and schema["additionalProperties"] is False and set(schema["properties"]) == {
+        "label", "mode"}
+
+
+def test_generated_values_are_seeded_and_negative() -> None:
+    one = input_cases.query_pools(TRIPS, ("since", "limit"), 7, 12)
+    assert one == input_cases.query_pools(TRIPS, ("since", "limit"), 7, 12)
+    assert one != input_cases.query_pools(TRIPS, ("since", "limit"), 8, 12)
+    assert all(one.values()) and all(isinstance(v, str) and why for pool in one.values() for v, why in pool)
+    assert not any(v.isdigit() and 1 <= int(v) <= 50 for v, _ in one["limit"])  # never a valid limit
+    bodies = input_cases.body_pools(UPDATE, ("label", "mode"), 7, 12)
+    assert bodies == input_cases.body_pools(UPDATE, ("label", "mode"), 7, 12) and all(bodies.values())
+    props = UPDATE.body_schema["properties"]  # type: ignore[index]
+    assert all(input_cases.violates(v, props[name]) for name, pool in bodies.items() for v, _ in pool)
+
+
+def test_plans_never_let_a_generator_choose_an_id() -> None:
+    inputs, source = read_plan(TRIPS, {"car_id": "1005"}, random.Random("s0"))
+    assert (inputs, source) == read_plan(TRIPS, {"car_id": "1005"}, random.Random("s0"))
+    assert inputs != read_plan(TRIPS, {"car_id": "1005"}, random.Random("s1"))[0]
+    assert source == f"Schemathesis negative mode, {input_cases.generator()}" and len(inputs) == 12
+    assert {i.name for i in inputs} == {"car_id", "since", "limit", "owner_id"}
+    assert all(str(i.value).startswith("1005") for i in inputs if i.where == "path")
+    assert all(not str(i.value).lstrip("-").isdigit() for i in inputs if i.name == "owner_id")  # hand-made, no id
+    assert all(i.why.startswith("violates") for i in inputs if i.name in ("since", "limit"))
+    writes, _ = body_plan(UPDATE, random.Random("s0"))
+    assert writes and {i.name for i in writes} == {"label", "mode"} and all(i.violates for i in writes)
+
+
+def test_when_generation_fails_the_hand_written_values_go_and_the_cell_says_so(monkeypatch: pytest.MonkeyPatch,
+                                                                               tmp_path: Path) -> None:
+    def broken(*args: object, **kwargs: object) -> list[object]:
+        raise input_cases.GenerationFailed("SkipTest: Impossible to generate negative test cases")
+
+    monkeypatch.setattr(input_cases, "draw", broken)
+    inputs, source = read_plan(TRIPS, {"car_id": "1005"}, random.Random("s0"))
+    assert source.startswith("hand-written values: Schemathesis could not generate") and len(inputs) == 12
+    assert {i.name for i in inputs} == {"car_id", "since", "limit", "owner_id"}
+    assert not any(i.why.startswith("violates") for i in inputs)  # the hand-written reasons ("not a number", ...)
+    cells, findings, _ = _probe(tmp_path, api(crash=True, store=False)[0], "mode: read-only")
+    log = next(c for c in cells if str(c.operation) == "GET /things/{id}/log")
+    assert log.verdict.value == "leak" and "hand-written values" in findings[0].evidence[0].summary
+
+
+_ELSEWHERE = """
+import iotvet.cli.app, iotvet.probes.run, iotvet.lab.runner  # other local modules than this process has
+from tests.probes.test_rest_input import TRIPS
+from iotvet.checks import input_cases
+print(repr([input_cases.query_pools(TRIPS, ("since", "limit"), s, 12) for s in (0, 1, 2)]))
+"""
+
+
+def test_the_same_seed_draws_the_same_values_in_another_process() -> None:
+    here = repr([input_cases.query_pools(TRIPS, ("since", "limit"), s, 12) for s in (0, 1, 2)])
+    there = subprocess.run([sys.executable, "-c", _ELSEWHERE], capture_output=True, text=True, check=True,
+                           env={"PYTHONHASHSEED": "12345", "PATH": ""}, cwd=Path(__file__).parents[2])
+    assert there.stdout.strip() == here
 
 
 # -- a small API of our own: what was sent, with which seed and mode --------------------------------

@@ -1,22 +1,36 @@
-"""Malformed and boundary inputs for ``api-input-validation``, generated from parameter schemas.
+"""Which malformed inputs ``api-input-validation`` sends to one operation, and the hand-made ones.
 
-Pure and seeded: the same schema, own values and ``random.Random`` give the same inputs, so a
-finding that names its seed and input is reproducible. No dependency: the cases are the classic
-negative ones (wrong type, outside ``minimum``/``maximum``/``maxLength``/``enum``, broken
-``format``), each with the reason it is invalid, plus a few seeded values beyond each bound.
+Query and body values come from Schemathesis's negative mode (:mod:`iotvet.checks.input_cases`),
+one parameter per input; this module adds what no generator may choose, and the fallback:
 
-Values that could address *another* object are never produced: a path value is always the
-identity's own id with something appended, and a query parameter that names an id gets only
-values no id has (quotes, ``%``, NUL, a long run).
+- path values: the identity's own id with something appended (a quote, NUL, its own id twice, ...),
+  so they can only ever name the same (or no) object;
+- query parameters that name an id: only values no id has (quotes, ``%``, NUL, a long run);
+- when Schemathesis cannot generate for a parameter (its schema has nothing to negate, or the
+  operation's document does not load), the classic negative cases below (wrong type, outside
+  ``minimum``/``maximum``/``maxLength``/``enum``, broken ``format``), each with why; the cell says so.
+
+Everything is seeded by one ``random.Random`` (the generator's seed is drawn from it first), so the
+same seed, operation and versions give the same inputs, and a finding that names them reproduces.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from iotvet.api.model import ApiOperation, Param
+from iotvet.checks import input_cases
+from iotvet.checks.rest_context import Params, norm
+
 Where = Literal["query", "path", "body"]
+INPUT_BUDGET = 12
+"""Inputs per operation (a repeat and a control follow only a failure)."""
+UNTOUCHED = frozenset({"id", "role", "roles", "owner", "ownerid", "customer", "customerid", "tenant", "tenantid",
+                       "brand", "brandid", "org", "orgid", "userid", "password", "email", "username"})
+"""Body fields never mutated: identity, ownership, tenancy and credentials stay as they are."""
 LONG = 2048
 _GARBAGE = "'\"%<>{}[]\\;|`$\x00\u202e\ufeff"
 _ID_SAFE = (("'", "a quote"), ("%", "a stray percent sign"), ("\x00", "a NUL byte"), ("[]", "an array literal"),
@@ -147,3 +161,89 @@ def interleave(pools: list[list[Input]], rng: random.Random, budget: int) -> lis
             if not pool:
                 pools.remove(pool)
     return out
+
+
+def unknown_like(value: str, rng: random.Random) -> str:
+    """A value shaped like ``value`` that names nothing: never a guess at someone else's object.
+
+    Numbers become a run of nines longer than the id (past any sequence); other ids keep their
+    character classes with random letters and digits, lengthened to at least 12 characters, where
+    a collision with a real id is negligible.
+    """
+    if value.isdigit():
+        return "9" * (len(value) + 4)
+    value = value if len(value) >= 12 else value + "x" * (12 - len(value))
+    out = []
+    for ch in value:
+        if ch.isdigit():
+            out.append(rng.choice("0123456789"))
+        elif ch.isalpha():
+            pool = "abcdefghijklmnopqrstuvwxyz"
+            out.append(rng.choice(pool.upper() if ch.isupper() else pool))
+        else:
+            out.append(ch)
+    made = "".join(out)
+    return made if made != value else made[::-1]
+
+
+def id_like(p: Param) -> bool:
+    """A query parameter that names an object: a generator never chooses its value."""
+    return norm(p.name).endswith("id") or p.schema.get("format") == "uuid"
+
+
+def mutable_fields(op: ApiOperation) -> dict[str, dict[str, Any]]:
+    """Body fields that may be mutated (not identity, ownership, tenancy or credentials), with their schemas."""
+    props: dict[str, Any] = (op.body_schema or {}).get("properties") or {}
+    return {n: s for n, s in props.items() if isinstance(s, dict) and norm(n) not in UNTOUCHED}
+
+
+def _generated(make: Callable[[], input_cases.Pools], names: tuple[str, ...]) -> tuple[input_cases.Pools, str]:
+    """Schemathesis's values per parameter, and where the inputs came from (for the cell's reason)."""
+    if not names:
+        return {}, ""
+    try:
+        pools = make()
+    except input_cases.GenerationFailed as exc:
+        return {}, f"hand-written values: Schemathesis could not generate for this operation ({exc})"
+    source = f"Schemathesis negative mode, {input_cases.generator()}"
+    empty = [n for n in names if not pools.get(n)]
+    return pools, source + (f"; hand-written values for {', '.join(empty)} (none generated)" if empty else "")
+
+
+def read_plan(op: ApiOperation, params: Params, rng: random.Random) -> tuple[list[Input], str]:
+    """The malformed query and path inputs for one operation (at most :data:`INPUT_BUDGET`), and their source."""
+    seed = rng.getrandbits(64)
+    query = [p for p in op.params if p.location == "query"]
+    names = tuple(p.name for p in query if not id_like(p))
+    drawn, source = _generated(lambda: input_cases.query_pools(op, names, seed, INPUT_BUDGET), names)
+    pools = [[Input("query", p.name, v, why) for v, why in
+              (drawn.get(p.name) or query_values(p.schema, rng, id_like=id_like(p)))] for p in query]
+    pools += [[Input("path", name, v, why) for v, why in path_values(params[name], rng)] for name in op.path_params]
+    return interleave(pools, rng, INPUT_BUDGET), source
+
+
+def read_inputs(op: ApiOperation, params: Params, rng: random.Random) -> list[Input]:
+    """The malformed query and path inputs for one operation, at most :data:`INPUT_BUDGET`."""
+    return read_plan(op, params, rng)[0]
+
+
+def body_plan(op: ApiOperation, rng: random.Random) -> tuple[list[Input], str]:
+    """One invalid value per input for the operation's mutable body fields (at most :data:`INPUT_BUDGET`)."""
+    seed = rng.getrandbits(64)
+    fields = mutable_fields(op)
+    drawn, source = _generated(lambda: input_cases.body_pools(op, tuple(fields), seed, INPUT_BUDGET), tuple(fields))
+    pools = [[Input("body", n, v, why, input_cases.violates(v, schema)) for v, why in drawn[n]] if drawn.get(n)
+             else [Input("body", n, v, why, bad) for v, why, bad in body_values(schema, rng)]
+             for n, schema in fields.items()]
+    return interleave(pools, rng, INPUT_BUDGET), source
+
+
+def read_cap(op: ApiOperation) -> int:
+    """At most this many read inputs, whatever the seed: a query parameter can fill the budget alone."""
+    query = sum(p.location == "query" for p in op.params)
+    return min(INPUT_BUDGET, INPUT_BUDGET * query + len(path_values("1", random.Random(0))) * len(op.path_params))
+
+
+def body_cap(op: ApiOperation) -> int:
+    """At most this many body inputs, whatever the seed."""
+    return INPUT_BUDGET if mutable_fields(op) else 0

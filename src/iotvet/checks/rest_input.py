@@ -2,15 +2,18 @@
 
 One identity sends everything: a ``sacrificial`` one when the plan has one that owns objects
 (whatever a crash breaks is throwaway), else the first other owner of objects by name. Per
-operation it sends at most :data:`INPUT_BUDGET` inputs from :mod:`iotvet.checks.input_values`,
-drawn with ``random.Random`` seeded by ``safety.seed`` and the operation, so every run with the
-same seed sends the same inputs. Each input changes one parameter; everything else is the
-identity's own, valid request.
+operation it sends at most :data:`INPUT_BUDGET` inputs (:mod:`iotvet.checks.input_values`), each
+changing one parameter of the identity's own, valid request. Query and body values are drawn from
+Schemathesis's negative mode (:mod:`iotvet.checks.input_cases`) with a seed taken from a
+``random.Random`` seeded by ``safety.seed`` and the operation, so every run with the same seed (and
+the same Schemathesis and Hypothesis versions) sends the same inputs; where Schemathesis cannot
+generate, the hand-written values are sent and the cell says so.
 
 - Reads (every mode): malformed query parameters, and the identity's own ids made malformed in
-  the path. Nothing is ever sent that could name another identity's object.
-- Bodies (``intrusive`` only): ``PATCH``/``PUT`` on the identity's own objects that a ``GET`` on
-  the same path reads back; each write is journaled before it is sent and undone afterwards.
+  the path (hand-made: a generator never chooses a path id, nor a query parameter that names an
+  id). Nothing is ever sent that could name another identity's object.
+- Bodies (``intrusive`` only): ``PATCH``/``PUT`` of one field of the identity's own object that a
+  ``GET`` on the same path reads back; each write is journaled before it is sent and undone.
 
 A finding needs an effect, never a status alone: the same input fails twice (5xx, or the
 connection dropped) while the request without it answers 2xx before and after (so the input is
@@ -24,21 +27,17 @@ from collections import Counter
 from typing import Any
 
 from iotvet.api.model import ApiModel, ApiOperation
-from iotvet.checks.input_values import Input, body_values, interleave, path_values, query_values
+from iotvet.checks import input_values as values
+from iotvet.checks.input_values import INPUT_BUDGET, Input, read_inputs, unknown_like
 from iotvet.checks.registry import RunBound, call_cost, people, registry, send_cost
 from iotvet.checks.relations import role_rank
-from iotvet.checks.rest_context import Params, RestContext, View, norm
+from iotvet.checks.rest_context import Params, RestContext, View
 from iotvet.core.errors import TargetErrorKind
 from iotvet.core.records import Relation, Verdict
 from iotvet.plan.schema import Identity, Plan
 
 CHECK = "api-input-validation"
-INPUT_BUDGET = 12
-"""Inputs per operation (a repeat and a control follow only a failure)."""
 _DROPPED = (TargetErrorKind.RESET, TargetErrorKind.PROTOCOL)
-_UNTOUCHED = frozenset({"id", "role", "roles", "owner", "ownerid", "customer", "customerid", "tenant", "tenantid",
-                        "brand", "brandid", "org", "orgid", "userid", "password", "email", "username"})
-"""Body fields never mutated: identity, ownership, tenancy and credentials stay as they are."""
 
 
 def crashed(view: View) -> str | None:
@@ -48,29 +47,6 @@ def crashed(view: View) -> str | None:
         return f"connection dropped ({ex.error.kind.value})" if ex.error and ex.error.kind in _DROPPED else None
     status = ex.response.status
     return f"HTTP {status}" if status >= 500 and status not in (501, 505) else None
-
-
-def unknown_like(value: str, rng: random.Random) -> str:
-    """A value shaped like ``value`` that names nothing: never a guess at someone else's object.
-
-    Numbers become a run of nines longer than the id (past any sequence); other ids keep their
-    character classes with random letters and digits, lengthened to at least 12 characters, where
-    a collision with a real id is negligible.
-    """
-    if value.isdigit():
-        return "9" * (len(value) + 4)
-    value = value if len(value) >= 12 else value + "x" * (12 - len(value))
-    out = []
-    for ch in value:
-        if ch.isdigit():
-            out.append(rng.choice("0123456789"))
-        elif ch.isalpha():
-            pool = "abcdefghijklmnopqrstuvwxyz"
-            out.append(rng.choice(pool.upper() if ch.isupper() else pool))
-        else:
-            out.append(ch)
-    made = "".join(out)
-    return made if made != value else made[::-1]
 
 
 def choose_identity(ctx: RestContext) -> Identity | None:
@@ -103,15 +79,6 @@ def base_query(op: ApiOperation) -> dict[str, str] | None:
                 return None
             query[p.name] = str(value).lower() if isinstance(value, bool) else str(value)
     return query
-
-
-def read_inputs(op: ApiOperation, params: Params, rng: random.Random) -> list[Input]:
-    """The malformed query and path inputs for one operation, at most :data:`INPUT_BUDGET`."""
-    pools = [[Input("query", p.name, v, why) for v, why in
-              query_values(p.schema, rng, id_like=norm(p.name).endswith("id") or p.schema.get("format") == "uuid")]
-             for p in op.params if p.location == "query"]
-    pools += [[Input("path", name, v, why) for v, why in path_values(params[name], rng)] for name in op.path_params]
-    return interleave(pools, rng, INPUT_BUDGET)
 
 
 def _find(doc: Any, key: str) -> Any:
@@ -152,8 +119,12 @@ class _Op:
         cell = self.ctx.cell(CHECK, self.op, Relation.SELF, Verdict.LEAK, reason, name, name)
         self.ctx.decide(cell, self.ctx.finding(cell, summary, views))
 
+    def origin(self, source: str) -> str:
+        """``seed 0; Schemathesis negative mode, schemathesis 4.32.5, hypothesis 6.x``: what reproduces the inputs."""
+        return f"seed {self.seed}" + (f"; {source}" if source else "")
+
     async def reads(self, query: dict[str, str]) -> None:
-        inputs = read_inputs(self.op, self.params, self.rng)
+        inputs, source = values.read_plan(self.op, self.params, self.rng)
         base = await self.send(None, query, f"control:{CHECK}")
         if base.unusable or not base.ok:
             return self.decide(Verdict.INCONCLUSIVE if base.unusable else Verdict.NOT_TESTED,
@@ -187,19 +158,17 @@ class _Op:
             where = self.op.fill(self.params)
             summary = (f"{self.ident.name} sent {inp.describe()} to its own {where}: {why}, twice; the same request "
                        f"without it answered HTTP {base.status} before and HTTP {control.status} after. "
-                       f"Reproduce with safety.seed {self.seed}: input {index + 1} of {len(inputs)} for {self.op.key}")
+                       f"Reproduce with safety.seed {self.seed}: input {index + 1} of {len(inputs)} for {self.op.key}"
+                       + (f" ({source})" if source else ""))
             return self.leak(f"{inp.describe(60)} crashed the handler ({why}, reproduced; seed {self.seed})", summary,
                              [("the malformed request and the failing answer", view), ("the same input again", again),
                               ("the request without the malformed value", control)])
         seen = ", ".join(f"{k} x{n}" for k, n in sorted(answers.items()))
-        self.decide(Verdict.ENFORCED, f"{len(inputs)} malformed input(s) (seed {self.seed}) answered {seen}; "
+        self.decide(Verdict.ENFORCED, f"{len(inputs)} malformed input(s) ({self.origin(source)}) answered {seen}; "
                                       "none crashed the handler")
 
     async def bodies(self, readback: ApiOperation) -> None:
-        props: dict[str, Any] = (self.op.body_schema or {}).get("properties") or {}
-        pools = [[Input("body", n, v, why, bad) for v, why, bad in body_values(s, self.rng)]
-                 for n, s in props.items() if isinstance(s, dict) and norm(n) not in _UNTOUCHED]
-        inputs = interleave(pools, self.rng, INPUT_BUDGET)
+        inputs, source = values.body_plan(self.op, self.rng)
         if not inputs:
             return self.decide(Verdict.NOT_TESTED, "the body schema has no field to mutate")
         who = self.ident.name
@@ -217,23 +186,24 @@ class _Op:
                 answers[str(view.status or view.unusable)] += 1
                 continue
             after = await self.ctx.call(who, readback, self.params, purpose=f"readback:{CHECK}")
-            stored = after.ok and inp.violates and view.ok and _find(after.json, inp.name) == inp.value
+            stored = (after.ok and inp.violates and view.ok and inp.value is not None
+                      and _find(after.json, inp.name) == inp.value != original[inp.name])
             undo = await self.ctx.call(who, self.op, self.params, body=original, purpose="restore")
             state = "restored" if undo.ok else f"NOT restored (HTTP {undo.status or undo.unusable})"
             self.ctx.settle(seq, state if state.startswith("NOT") else None)
             if why and after.ok:
                 return self.leak(f"{inp.describe(60)} crashed the handler ({why}; seed {self.seed}); {state}",
                                  f"{who} wrote {inp.describe()} to its own {self.op.fill(self.params)}: {why}; its "
-                                 f"read-back still answers HTTP {after.status} ({state}; seed {self.seed})",
+                                 f"read-back still answers HTTP {after.status} ({state}; {self.origin(source)})",
                                  [("the malformed write", view), ("read-back", after)])
             if stored:
                 return self.leak(f"{inp.describe(60)} was stored although the schema rules it out; {state}",
                                  f"{who} wrote {inp.describe()} to its own {self.op.fill(self.params)} and read it "
-                                 f"back as stored ({state}; seed {self.seed})",
+                                 f"back as stored ({state}; {self.origin(source)})",
                                  [("the write", view), ("read-back", after)])
             answers[str(view.status or why)] += 1
         seen = ", ".join(f"{k} x{n}" for k, n in sorted(answers.items()))
-        self.decide(Verdict.ENFORCED, f"{len(inputs)} invalid body value(s) (seed {self.seed}) answered {seen}; "
+        self.decide(Verdict.ENFORCED, f"{len(inputs)} invalid body value(s) ({self.origin(source)}) answered {seen}; "
                                       "nothing invalid was stored, nothing crashed")
 
 
@@ -241,18 +211,11 @@ def _mutable(op: ApiOperation) -> bool:
     return any(p.location == "query" for p in op.params) or bool(op.path_params)
 
 
-def _body_inputs(op: ApiOperation) -> int:
-    """How many body inputs :meth:`_Op.bodies` sends to ``op`` (the count does not depend on the seed)."""
-    props: dict[str, Any] = (op.body_schema or {}).get("properties") or {}
-    pools = [[Input("body", n, v, why, bad) for v, why, bad in body_values(s, random.Random(0))]
-             for n, s in props.items() if isinstance(s, dict) and norm(n) not in _UNTOUCHED]
-    return len(interleave(pools, random.Random(0), INPUT_BUDGET))
-
-
 def input_bound(plan: Plan, model: ApiModel) -> RunBound:
     """Per read with parameters: the valid request, then per input k (at most :data:`INPUT_BUDGET`) the input,
     its repeat and an unknown-id control, and one last control: 3k + 2. Per body operation (intrusive, with a
     read-back): the read-back, then per input the write, the read-back and the restore: 3k + 1, 2k writes.
+    k is ``values.read_cap`` / ``values.body_cap``, which hold whatever the seed draws (nothing is generated here).
     Every request goes with the testing identity's credential (a 401: a login and the resend)."""
     who = [i for i in people(plan) if i.role != "device" and role_rank(i) < 4]
     if not who:
@@ -260,10 +223,10 @@ def input_bound(plan: Plan, model: ApiModel) -> RunBound:
     calls = sends = 0
     for op in model.operations:
         if op.method == "GET" and _mutable(op) and base_query(op) is not None:
-            k = len(read_inputs(op, {name: "1" for name in op.path_params}, random.Random(0)))
+            k = values.read_cap(op)
             calls += 3 * k + 2 if k else 1
         elif (op.method in ("PATCH", "PUT") and op.body_schema and plan.safety.mode == "intrusive"
-              and model.find("GET", op.path) is not None and (k := _body_inputs(op))):
+              and model.find("GET", op.path) is not None and (k := values.body_cap(op))):
             calls, sends = calls + 3 * k + 1, sends + 2 * k
     return RunBound(calls * max(map(call_cost, who)), sends * max(map(send_cost, who)))
 
