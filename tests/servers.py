@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -71,8 +72,9 @@ class Running:
 
 
 @contextmanager
-def serve(build: Callable[[Recorder], web.Application], host: str = "127.0.0.1") -> Iterator[Running]:
-    """Run the app built by ``build`` until the block ends."""
+def serve(build: Callable[[Recorder], web.Application], host: str = "127.0.0.1",
+          ssl_context: ssl.SSLContext | None = None) -> Iterator[Running]:
+    """Run the app built by ``build`` (over TLS with ``ssl_context``) until the block ends."""
     recorder = Recorder()
     port = free_port()
     loop = asyncio.new_event_loop()
@@ -97,7 +99,7 @@ def serve(build: Callable[[Recorder], web.Application], host: str = "127.0.0.1")
         app.middlewares.insert(0, record)
         runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await runner.setup()
-        await web.TCPSite(runner, host, port).start()
+        await web.TCPSite(runner, host, port, ssl_context=ssl_context).start()
         runner_box.append(runner)
         started.set()
 
@@ -112,7 +114,7 @@ def serve(build: Callable[[Recorder], web.Application], host: str = "127.0.0.1")
         raise RuntimeError("test server did not start")
     hostport = f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
     try:
-        yield Running(f"http://{hostport}", hostport, port, recorder)
+        yield Running(f"{'https' if ssl_context else 'http'}://{hostport}", hostport, port, recorder)
     finally:
         asyncio.run_coroutine_threadsafe(runner_box[0].cleanup(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)

@@ -5,11 +5,10 @@ and never answers, and trustme certificates with fixed validity windows.
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import socket
 import ssl
 import threading
-import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +18,7 @@ from pathlib import Path
 import trustme
 from aiohttp import web
 
-from tests.servers import Hit, Recorder, Running, free_port
+from tests.servers import Recorder, Running, serve
 
 NOT_BEFORE = datetime(2024, 1, 1)
 NOT_AFTER = datetime(2099, 1, 1)
@@ -52,48 +51,10 @@ def write_ca(ca: trustme.CA, directory: Path) -> str:
     return str(path)
 
 
-@contextmanager
-def serve_tls(build: Callable[[Recorder], web.Application], ctx: ssl.SSLContext | None) -> Iterator[Running]:
+def serve_tls(build: Callable[[Recorder], web.Application], ctx: ssl.SSLContext | None,
+              ) -> contextlib.AbstractContextManager[Running]:
     """Run the app built by ``build`` (over TLS when ``ctx`` is given) until the block ends."""
-    recorder = Recorder()
-    port = free_port()
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    runners: list[web.AppRunner] = []
-
-    @web.middleware
-    async def record(request: web.Request, handler: Callable) -> web.StreamResponse:  # type: ignore[type-arg]
-        with recorder.lock:
-            recorder.hits.append(Hit(time.monotonic(), request.method, request.path, request.query_string,
-                                     dict(request.headers)))
-        return await handler(request)  # type: ignore[no-any-return]
-
-    async def start() -> None:
-        app = build(recorder)
-        app.middlewares.insert(0, record)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port, ssl_context=ctx).start()
-        runners.append(runner)
-        started.set()
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(start())
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    if not started.wait(10):
-        raise RuntimeError("test server did not start")
-    scheme = "https" if ctx is not None else "http"
-    try:
-        yield Running(f"{scheme}://127.0.0.1:{port}", f"127.0.0.1:{port}", port, recorder)
-    finally:
-        asyncio.run_coroutine_threadsafe(runners[0].cleanup(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
+    return serve(build, ssl_context=ctx)
 
 
 class Silent:
