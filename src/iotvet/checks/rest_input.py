@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from typing import Any
 
 from iotvet.api.model import ApiModel, ApiOperation
 from iotvet.checks import input_values as values
@@ -32,6 +31,7 @@ from iotvet.checks.input_values import INPUT_BUDGET, Input, read_inputs, unknown
 from iotvet.checks.registry import RunBound, call_cost, people, registry, send_cost
 from iotvet.checks.relations import role_rank
 from iotvet.checks.rest_context import Params, RestContext, View
+from iotvet.checks.rest_writes import find_key
 from iotvet.core.errors import TargetErrorKind
 from iotvet.core.records import Relation, Verdict
 from iotvet.plan.schema import Identity, Plan
@@ -79,19 +79,6 @@ def base_query(op: ApiOperation) -> dict[str, str] | None:
                 return None
             query[p.name] = str(value).lower() if isinstance(value, bool) else str(value)
     return query
-
-
-def _find(doc: Any, key: str) -> Any:
-    stack = [doc]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if key in node:
-                return node[key]
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return None
 
 
 class _Op:
@@ -177,7 +164,7 @@ class _Op:
             return self.decide(Verdict.NOT_TESTED, f"{who}'s own read-back answers {before.status or before.unusable}")
         answers: Counter[str] = Counter()
         for inp in inputs:
-            original = {inp.name: _find(before.json, inp.name)}
+            original = {inp.name: find_key(before.json, inp.name)}
             view, seq = await self.ctx.write(who, self.op, self.params, body={inp.name: inp.value}, owner=who,
                                              original=original, purpose=f"probe:{CHECK}")
             why = crashed(view)
@@ -187,7 +174,7 @@ class _Op:
                 continue
             after = await self.ctx.call(who, readback, self.params, purpose=f"readback:{CHECK}")
             stored = (after.ok and inp.violates and view.ok and inp.value is not None
-                      and _find(after.json, inp.name) == inp.value != original[inp.name])
+                      and find_key(after.json, inp.name) == inp.value != original[inp.name])
             undo = await self.ctx.call(who, self.op, self.params, body=original, purpose="restore")
             state = "restored" if undo.ok else f"NOT restored (HTTP {undo.status or undo.unusable})"
             self.ctx.settle(seq, state if state.startswith("NOT") else None)
