@@ -9,23 +9,10 @@ import typer
 from iotvet.assess.compare import compare, load_assessment, render_table, write_compare_html
 from iotvet.cli.assess_cmd import assess
 from iotvet.cli.files import write_atomic
-from iotvet.cli.report_cmds import term_width, use_color
+from iotvet.cli.report_cmds import parse_outputs, term_width, use_color
 from iotvet.core.errors import UserError
 
 FORMATS = ("html",)
-
-
-def parse_outputs(values: list[str]) -> list[tuple[str, Path]]:
-    """``-o FORMAT=PATH`` values, all checked before any file is read or written."""
-    out = []
-    for value in values:
-        fmt, sep, path = value.partition("=")
-        if not sep or not path:
-            raise UserError(f"--output {value!r}: write it as FORMAT=PATH, e.g. html=compare.html")
-        if fmt not in FORMATS:
-            raise UserError(f"--output {value!r}: unknown format {fmt!r} (one of {', '.join(FORMATS)})")
-        out.append((fmt, Path(path)))
-    return out
 
 
 @assess.command("compare")
@@ -40,7 +27,7 @@ def compare_cmd(
 
     Exit codes: 0 compared, 2 a file is missing, not JSON or not a valid assessment.
     """
-    targets = parse_outputs(outputs)
+    targets = parse_outputs(outputs, FORMATS, "html=compare.html")
     if len(files) < 2:
         raise UserError("compare needs two or more assessment files")
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,15 +105,16 @@ def open_store(db: str | None) -> Store:
     return Store.open(url)
 
 
-def parse_outputs(values: list[str]) -> list[tuple[str, Path]]:
+def parse_outputs(values: list[str], formats: Collection[str] = FORMATS,
+                  example: str = "sarif=iotvet.sarif") -> list[tuple[str, Path]]:
     """``--output FORMAT=PATH`` values, all checked before anything is written."""
     out = []
     for value in values:
         fmt, sep, path = value.partition("=")
         if not sep or not path:
-            raise UserError(f"--output {value!r}: write it as FORMAT=PATH, e.g. sarif=iotvet.sarif")
-        if fmt not in FORMATS:
-            raise UserError(f"--output {value!r}: unknown format {fmt!r} (one of {', '.join(FORMATS)})")
+            raise UserError(f"--output {value!r}: write it as FORMAT=PATH, e.g. {example}")
+        if fmt not in formats:
+            raise UserError(f"--output {value!r}: unknown format {fmt!r} (one of {', '.join(formats)})")
         out.append((fmt, Path(path)))
     return out
 
