@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -23,6 +24,26 @@ THINGS = {"th-5501": {"id": "th-5501", "owner": "ana", "tenant": "alpha", "seria
           "th-7702": {"id": "th-7702", "owner": "ben", "tenant": "beta", "serial": "SN-BETA-44120"}}
 
 
+def _app(routes: web.RouteTableDef, spec: dict[str, Any]) -> web.Application:
+    """An app with ``routes`` and its OpenAPI document at ``/openapi.json``."""
+
+    async def openapi(request: web.Request) -> web.Response:
+        return web.json_response(spec)
+
+    app = web.Application()
+    app.router.add_get("/openapi.json", openapi)
+    app.add_routes(routes)
+    return app
+
+
+async def own_things(request: web.Request) -> web.Response:
+    """``GET /api/things``: the caller's own things (USERS' bearer tokens)."""
+    who = USERS.get(request.headers.get("Authorization", ""))
+    if who is None:
+        return web.json_response({"error": "auth"}, status=401)
+    return web.json_response({"items": [t for t in THINGS.values() if t["owner"] == who[0]]})
+
+
 def api(*, bola: bool, tenant_query: bool) -> object:
     def build(recorder: Recorder) -> web.Application:
         routes = web.RouteTableDef()
@@ -32,16 +53,7 @@ def api(*, bola: bool, tenant_query: bool) -> object:
             "/things": {"get": {"responses": {"200": {"description": "ok"}}}},
             "/things/{thing_ref}": {"parameters": param, "get": {"responses": {"200": {"description": "ok"}}}}}}
 
-        @routes.get("/openapi.json")
-        async def openapi(request: web.Request) -> web.Response:
-            return web.json_response(spec)
-
-        @routes.get("/api/things")
-        async def listing(request: web.Request) -> web.Response:
-            who = USERS.get(request.headers.get("Authorization", ""))
-            if who is None:
-                return web.json_response({"error": "auth"}, status=401)
-            return web.json_response({"items": [t for t in THINGS.values() if t["owner"] == who[0]]})
+        routes.get("/api/things")(own_things)
 
         @routes.get("/api/things/{ref}")
         async def one(request: web.Request) -> web.Response:
@@ -54,9 +66,7 @@ def api(*, bola: bool, tenant_query: bool) -> object:
                 return web.json_response(thing)
             return web.json_response({"error": "nope"}, status=404)
 
-        app = web.Application()
-        app.add_routes(routes)
-        return app
+        return _app(routes, spec)
 
     return build
 
@@ -115,10 +125,6 @@ def linked_api(*, bola: bool) -> object:
                 {"name": "handle", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": {"200": {"description": "ok"}}}}}}
 
-        @routes.get("/openapi.json")
-        async def openapi(request: web.Request) -> web.Response:
-            return web.json_response(spec)
-
         @routes.get("/api/devices")
         async def listing(request: web.Request) -> web.Response:
             who = USERS.get(request.headers.get("Authorization", ""))
@@ -132,9 +138,7 @@ def linked_api(*, bola: bool) -> object:
                 return web.json_response(devices[owner])
             return web.json_response({"error": "nope"}, status=404)
 
-        app = web.Application()
-        app.add_routes(routes)
-        return app
+        return _app(routes, spec)
 
     return build
 
@@ -158,10 +162,6 @@ def vhost_api(*, host_decides: bool) -> object:
             "/things": {"get": {"responses": {"200": {"description": "ok"}}}},
             "/things/{thing_ref}": {"parameters": param, "get": {"responses": {"200": {"description": "ok"}}}}}}
 
-        @routes.get("/openapi.json")
-        async def openapi(request: web.Request) -> web.Response:
-            return web.json_response(spec)
-
         def caller(request: web.Request) -> tuple[str, str] | None:
             who = USERS.get(request.headers.get("Authorization", ""))
             brand = next((t for t, h in VHOSTS.items() if h == request.host), None)
@@ -184,9 +184,7 @@ def vhost_api(*, host_decides: bool) -> object:
                 return web.json_response({"error": "nope"}, status=404)
             return web.json_response(thing)
 
-        app = web.Application()
-        app.add_routes(routes)
-        return app
+        return _app(routes, spec)
 
     return build
 
@@ -219,16 +217,7 @@ def notes_api(*, bola: bool, location: bool) -> object:
                                                                           "responses": {"201": {"description": "c"}}}},
             "/things/{thing_ref}/notes/{note_id}": {"parameters": [thing, note], "get": {"responses": ok}}}}
 
-        @routes.get("/openapi.json")
-        async def openapi(request: web.Request) -> web.Response:
-            return web.json_response(spec)
-
-        @routes.get("/api/things")
-        async def listing(request: web.Request) -> web.Response:
-            who = USERS.get(request.headers.get("Authorization", ""))
-            if who is None:
-                return web.json_response({"error": "auth"}, status=401)
-            return web.json_response({"items": [t for t in THINGS.values() if t["owner"] == who[0]]})
+        routes.get("/api/things")(own_things)
 
         @routes.post("/api/things/{ref}/notes")
         async def create(request: web.Request) -> web.Response:
@@ -251,9 +240,7 @@ def notes_api(*, bola: bool, location: bool) -> object:
                 return web.json_response({"error": "nope"}, status=404)
             return web.json_response(found)
 
-        app = web.Application()
-        app.add_routes(routes)
-        return app
+        return _app(routes, spec)
 
     return build
 
@@ -292,10 +279,6 @@ def customer_api(*, legacy_a2: bool) -> object:
             "/things": {"get": {"responses": {"200": {"description": "ok"}}}},
             "/things/{thing_id}": {"parameters": param, "get": {"responses": {"200": {"description": "ok"}}}}}}
 
-        @routes.get("/openapi.json")
-        async def openapi(request: web.Request) -> web.Response:
-            return web.json_response(spec)
-
         @routes.get("/api/things")
         async def listing(request: web.Request) -> web.Response:
             who = CUSTOMER_USERS.get(request.headers.get("Authorization", ""))
@@ -311,9 +294,7 @@ def customer_api(*, legacy_a2: bool) -> object:
                 return web.json_response({"error": "nope"}, status=404)
             return web.json_response(thing)
 
-        app = web.Application()
-        app.add_routes(routes)
-        return app
+        return _app(routes, spec)
 
     return build
 
@@ -362,10 +343,6 @@ def profile_api(*, settable: set[str]) -> object:
         spec = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "security": [{"b": []}], "paths": {
             "/me": {"get": {"responses": ok}, "patch": {"requestBody": body, "responses": ok}}}}
 
-        @routes.get("/openapi.json")
-        async def openapi(request: web.Request) -> web.Response:
-            return web.json_response(spec)
-
         @routes.get("/api/me")
         async def me(request: web.Request) -> web.Response:
             who = people.get(request.headers.get("Authorization", ""))
@@ -381,9 +358,7 @@ def profile_api(*, settable: set[str]) -> object:
                     who[key] = value
             return web.json_response(who)
 
-        app = web.Application()
-        app.add_routes(routes)
-        return app
+        return _app(routes, spec)
 
     return build
 
