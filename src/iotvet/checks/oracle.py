@@ -48,8 +48,8 @@ def _distinctive(value: Any) -> str | None:
     return None
 
 
-def leaves(doc: Any) -> Iterator[str]:
-    """Distinctive scalar values anywhere in a JSON document (keys are not values)."""
+def scalars(doc: Any) -> Iterator[Any]:
+    """Every scalar anywhere in a JSON document (keys are not values)."""
     stack = [doc]
     while stack:
         node = stack.pop()
@@ -58,9 +58,15 @@ def leaves(doc: Any) -> Iterator[str]:
         elif isinstance(node, list):
             stack.extend(node)
         else:
-            text = _distinctive(node)
-            if text is not None:
-                yield text
+            yield node
+
+
+def leaves(doc: Any) -> Iterator[str]:
+    """Distinctive scalar values anywhere in a JSON document."""
+    for node in scalars(doc):
+        text = _distinctive(node)
+        if text is not None:
+            yield text
 
 
 def values(docs: Iterable[Any]) -> set[str]:

@@ -26,6 +26,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.x509 import load_pem_x509_certificate
 
+from iotvet.checks.oracle import scalars
+
 Claims = dict[str, Any]
 MARKER = "iotvet"
 """A claim every forged token carries (value: the check), so a forgery never equals an issued token."""
@@ -197,17 +199,7 @@ def expired(claims: Claims, now: int, check: str) -> Claims:
 
 def claim_values(claims: Claims) -> set[str]:
     """Every scalar value in the claims as text: what a forged request itself carries."""
-    out: set[str] = set()
-    stack: list[Any] = [claims]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-        elif node is not None and not isinstance(node, bool):
-            out.add(str(node))
-    return out
+    return {str(node) for node in scalars(claims) if node is not None and not isinstance(node, bool)}
 
 
 @lru_cache(maxsize=1)
