@@ -7,28 +7,12 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-import typer
-from typer.testing import CliRunner, Result
 
 from iotvet.assess import load_questionnaire
-from iotvet.cli import EXIT_OK, EXIT_USAGE, main
+from iotvet.cli import EXIT_OK, EXIT_USAGE
+from tests.assess.console import run
 
 LAB = str(resources.files("iotvet.assess").joinpath("data", "lab-questionnaire.yaml"))
-
-
-console = typer.Typer(add_completion=False)
-
-
-@console.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []})
-def iotvet(ctx: typer.Context) -> None:
-    """The console script as installed: ``main`` owns every exit code (a UserError exits 2)."""
-    raise SystemExit(main(list(ctx.args)))
-
-
-def run(*argv: str) -> Result:
-    result = CliRunner().invoke(console, list(argv))
-    assert "Traceback" not in result.output and "Traceback" not in result.stderr
-    return result
 
 
 def test_init_writes_a_blank_questionnaire_that_validates(tmp_path: Path) -> None:

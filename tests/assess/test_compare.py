@@ -8,33 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
-from typer.testing import CliRunner, Result
 
 from iotvet.assess.compare import compare, render_table, write_compare_html
 from iotvet.assess.result import Assessment
-from iotvet.cli import EXIT_OK, EXIT_USAGE, main
+from iotvet.cli import EXIT_OK, EXIT_USAGE
+from tests.assess.console import run
 from tests.assess.factory import V, make
 from tests.report.test_html_browser import browser, visit  # noqa: F401 - the Chromium fixture, shared
 
 ACME = make("Acme Cloud", {"5.1-1": V.FAIL, "5.3-4": V.NOT_APPLICABLE})
 BOREALIS = make("Borealis IoT", {"5.1-1": V.PASS, "5.2-2": V.NOT_MET_JUSTIFIED, "5.5-1": V.INCONCLUSIVE,
                                  "5.3-4": V.NOT_APPLICABLE}, psti_applicable=False)
-
-console = typer.Typer(add_completion=False)
-
-
-@console.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []})
-def iotvet(ctx: typer.Context) -> None:
-    """The console script as installed: ``main`` owns every exit code."""
-    raise SystemExit(main(list(ctx.args)))
-
-
-def run(*argv: str) -> Result:
-    result = CliRunner().invoke(console, list(argv))
-    assert "Traceback" not in result.output and "Traceback" not in result.stderr
-    return result
-
 
 def _write(folder: Path, name: str, a: Assessment | str) -> str:
     path = folder / name
